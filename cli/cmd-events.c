@@ -1,0 +1,238 @@
+/*
+ * qmpctl events: print events as JSON lines until --count, the timeout,
+ * a signal, or QEMU going away.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "qc_buf.h"
+#include "qmp_sync.h"
+#include "qmpctl.h"
+
+static const char usage[] =
+	"Usage: qmpctl events [OPTIONS] VM\n"
+	"\n"
+	"Print QMP events as they arrive, one JSON object per line, until COUNT events,\n"
+	"the timeout, or Ctrl-C.\n"
+	"\n"
+	"  -c, --count N          stop after N events (exit 1 if the timeout comes first)\n"
+	"  -f, --filter NAME,...  only events with these names (e.g. STOP,RESUME)\n"
+	"  -s, --socket PATH      QMP socket (then VM is left out)\n"
+	"  -t, --timeout SEC      stop after SEC seconds (default: run until stopped)\n"
+	"  -v, --verbose          print every QMP message on stderr\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"Example:\n"
+	"  qmpctl events /run/vm.qmp --filter STOP,RESUME --count 2\n";
+
+struct ev_opts {
+	long count; /* 0: unlimited */
+	char **names;
+	size_t n_names;
+};
+
+struct ev_state {
+	struct event_base *base;
+	const struct ev_opts *o;
+	long seen;
+	bool done, timed_out;
+	int signo;
+	struct qc_error *err;
+};
+
+static void add_filter(struct ev_opts *o, const char *arg)
+{
+	char *copy = qc_strdup(arg), *save = NULL;
+
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		o->names = qc_realloc(o->names, (o->n_names + 1) * sizeof(*o->names));
+		o->names[o->n_names++] = qc_strdup(tok);
+	}
+	free(copy);
+}
+
+static int own_opt(void *opaque, int opt, const char *arg)
+{
+	struct ev_opts *o = opaque;
+	char *end;
+
+	switch (opt) {
+	case 'c':
+		o->count = strtol(arg, &end, 10);
+		if (end == arg || *end || o->count <= 0) {
+			cli_error("invalid count '%s': expected a number greater than 0", arg);
+			return -1;
+		}
+		return 0;
+	case 'f':
+		add_filter(o, arg);
+		return 0;
+	}
+	return 1;
+}
+
+static bool wanted(const struct ev_opts *o, const char *name)
+{
+	if (!o->n_names)
+		return true;
+	for (size_t i = 0; i < o->n_names; i++)
+		if (!strcasecmp(o->names[i], name))
+			return true;
+	return false;
+}
+
+static void on_event(void *opaque, const char *name, struct json_object *msg)
+{
+	struct ev_state *st = opaque;
+
+	if (st->done || !wanted(st->o, name))
+		return;
+	puts(json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	fflush(stdout);
+	if (st->o->count && ++st->seen >= st->o->count) {
+		st->done = true;
+		event_base_loopbreak(st->base);
+	}
+}
+
+static void on_state(void *opaque, enum qmp_session_state state, const struct qc_error *err)
+{
+	struct ev_state *st = opaque;
+
+	if (state == QMP_SESSION_CLOSED && !st->done) {
+		st->err = qc_error_copy(err);
+		st->done = true;
+		event_base_loopbreak(st->base);
+	}
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct ev_state *st = arg;
+
+	(void)fd;
+	(void)what;
+	st->timed_out = st->done = true;
+	event_base_loopbreak(st->base);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct ev_state *st = arg;
+
+	(void)what;
+	st->signo = (int)sig;
+	st->done = true;
+	event_base_loopbreak(st->base);
+}
+
+static int exec_events(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		QC_COMMON_LONGOPTS,
+		{ "count", required_argument, NULL, 'c' },
+		{ "filter", required_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ev_opts o = { 0 };
+	struct ev_state st = { 0 };
+	struct qmp_session_opts sopts = { 0 };
+	struct qmp_subscription *sub;
+	struct qmp_session *s = NULL;
+	struct qc_error *err = NULL;
+	struct event *timer = NULL, *sigint = NULL, *sigterm = NULL;
+	const char *vm = NULL;
+	int rc, i;
+
+	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS "c:f:", longopts, own_opt, &o);
+	if (rc >= 0)
+		goto out;
+	i = optind;
+	if (!ctx->socket) {
+		if (i >= argc) {
+			rc = cli_usage_error(cmd, "no VM given");
+			goto out;
+		}
+		vm = argv[i++];
+	}
+	if (i < argc) {
+		rc = cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+		goto out;
+	}
+	if (!ctx->socket && !strchr(vm, '/') && strncmp(vm, "unix:", 5) && strncmp(vm, "tcp:", 4)) {
+		cli_error("'%s' is not a socket path: give the path of the VM's QMP socket (e.g. ./%s)", vm, vm);
+		rc = 1;
+		goto out;
+	}
+	st.base = ctx->base;
+	st.o = &o;
+	/* The whole run is bounded by -t; the greeting by -t or the default. */
+	sopts.greeting_timeout_ms = cli_timeout(ctx);
+	s = qmp_session_new(ctx->base, &sopts);
+	if (ctx->verbose)
+		qmp_session_set_trace(s, cli_trace, NULL);
+	/* Subscribed before connecting: events sent during negotiation count. */
+	sub = qmp_session_subscribe(s, NULL, on_event, &st);
+	(void)sub;
+	sigint = evsignal_new(ctx->base, SIGINT, on_signal, &st);
+	sigterm = evsignal_new(ctx->base, SIGTERM, on_signal, &st);
+	event_add(sigint, NULL);
+	event_add(sigterm, NULL);
+	if (ctx->timeout_ms) {
+		struct timeval tv = { ctx->timeout_ms / 1000, (ctx->timeout_ms % 1000) * 1000 };
+
+		timer = evtimer_new(ctx->base, on_timeout, &st);
+		evtimer_add(timer, &tv);
+	}
+	if (qmp_session_connect(s, ctx->socket ? ctx->socket : vm, &err) < 0) {
+		rc = cli_fail(err);
+		goto out;
+	}
+	qmp_session_set_state_cb(s, on_state, &st);
+	while (!st.done) {
+		if (event_base_loop(ctx->base, EVLOOP_ONCE) < 0)
+			break;
+	}
+	rc = 0;
+	if (st.err) {
+		rc = cli_fail(st.err);
+	} else if (st.timed_out && o.count && st.seen < o.count) {
+		if (qmp_session_state(s) != QMP_SESSION_READY)
+			qc_error_set(&err, "no greeting from %s within %g s: the monitor is probably serving another "
+				     "client (QEMU serves one client per monitor socket)",
+				     ctx->socket ? ctx->socket : vm, ctx->timeout_ms / 1000.0);
+		else
+			qc_error_set(&err, "timed out after %g s with %ld of %ld events", ctx->timeout_ms / 1000.0,
+				     st.seen, o.count);
+		rc = cli_fail(err);
+	} else if (st.timed_out && qmp_session_state(s) != QMP_SESSION_READY) {
+		qc_error_set(&err, "no greeting from %s within %g s: the monitor is probably serving another client "
+			     "(QEMU serves one client per monitor socket)",
+			     ctx->socket ? ctx->socket : vm, ctx->timeout_ms / 1000.0);
+		rc = cli_fail(err);
+	}
+out:
+	if (timer)
+		event_free(timer);
+	if (sigint)
+		event_free(sigint);
+	if (sigterm)
+		event_free(sigterm);
+	qmp_session_free(s);
+	for (size_t k = 0; k < o.n_names; k++)
+		free(o.names[k]);
+	free(o.names);
+	return rc;
+}
+
+const struct qc_cmd qc_cmd_events = {
+	.name = "events",
+	.summary = "print QMP events as they arrive",
+	.usage = usage,
+	.exec = exec_events,
+};

@@ -1,0 +1,87 @@
+/* qmpctl hmp: a human-monitor command through human-monitor-command. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "qc_buf.h"
+#include "qmp_sync.h"
+#include "qmpctl.h"
+
+static const char usage[] =
+	"Usage: qmpctl hmp [OPTIONS] VM COMMAND-LINE...\n"
+	"\n"
+	"Run a human monitor (HMP) command, e.g. 'info status', through QMP's\n"
+	"human-monitor-command and print its text.  Several words are joined with spaces.\n"
+	"\n"
+	"  -s, --socket PATH   QMP socket (then VM is left out)\n"
+	"      --json          print the output as a JSON string\n"
+	"  -t, --timeout SEC   give up after SEC seconds (default 30)\n"
+	"  -v, --verbose       print every QMP message on stderr\n"
+	"  -h, --help          show this help\n"
+	"\n"
+	"Example:\n"
+	"  qmpctl hmp /run/vm.qmp 'info version'\n";
+
+static int exec_hmp(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv)
+{
+	static const struct option longopts[] = { QC_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+	struct qc_error *err = NULL;
+	struct json_object *args, *ret;
+	struct qmp_session *s;
+	struct qc_buf line = { 0 };
+	const char *vm = NULL;
+	int rc, i;
+
+	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS, longopts, NULL, NULL);
+	if (rc >= 0)
+		return rc;
+	i = optind;
+	if (!ctx->socket) {
+		if (i >= argc)
+			return cli_usage_error(cmd, "no VM given");
+		vm = argv[i++];
+	}
+	if (i >= argc)
+		return cli_usage_error(cmd, "no HMP command given");
+	for (; i < argc; i++) {
+		if (line.len)
+			qc_buf_append_c(&line, ' ');
+		qc_buf_append_str(&line, argv[i]);
+	}
+	s = cli_open_vm(ctx, vm);
+	if (!s) {
+		qc_buf_free(&line);
+		return 1;
+	}
+	args = json_object_new_object();
+	json_object_object_add(args, "command-line", json_object_new_string(qc_buf_str(&line)));
+	qc_buf_free(&line);
+	ret = qmp_sync_execute(ctx->base, s, "human-monitor-command", args, &err);
+	qmp_session_free(s);
+	if (!ret)
+		return cli_fail(err);
+	if (ctx->json) {
+		cli_print_json(ctx, ret);
+	} else {
+		/* HMP ends lines with CRLF; a terminal or a pipe wants LF. */
+		const char *text = json_object_get_string(ret);
+		size_t len = strlen(text);
+
+		for (size_t k = 0; k < len; k++)
+			if (!(text[k] == '\r' && text[k + 1] == '\n'))
+				putchar(text[k]);
+		if (len && text[len - 1] != '\n')
+			putchar('\n');
+	}
+	json_object_put(ret);
+	return 0;
+}
+
+const struct qc_cmd qc_cmd_hmp = {
+	.name = "hmp",
+	.summary = "run a human monitor (HMP) command and print its output",
+	.usage = usage,
+	.exec = exec_hmp,
+};

@@ -1,0 +1,334 @@
+/*
+ * qmpctl qmp: one QMP command, or (--batch) many from stdin pipelined on
+ * one session with replies printed in input order.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "qc_buf.h"
+#include "qmp_args.h"
+#include "qmp_sync.h"
+#include "qmpctl.h"
+
+static const char usage[] =
+	"Usage: qmpctl qmp [OPTIONS] VM COMMAND [ARGS...]\n"
+	"       qmpctl qmp [OPTIONS] VM --batch < COMMANDS\n"
+	"\n"
+	"Run a QMP command and print its return value as JSON (pretty; compact with --json).\n"
+	"\n"
+	"ARGS is one JSON object, or key=value words as in qmp-shell: dotted keys build\n"
+	"nested objects (a.b=1), values that parse as JSON (numbers, true, false, null,\n"
+	"[...], {...}, \"...\") are used as JSON, anything else is a string.\n"
+	"\n"
+	"  -b, --batch         read commands from stdin, one per line ('cmd key=value ...'\n"
+	"                      or {\"execute\": ..., \"arguments\": ...}), send them all at\n"
+	"                      once and print each return value as one JSON line, in order\n"
+	"  -s, --socket PATH   QMP socket (then VM is left out)\n"
+	"      --json          compact JSON output\n"
+	"  -t, --timeout SEC   give up on a reply after SEC seconds (default 30)\n"
+	"  -v, --verbose       print every QMP message on stderr\n"
+	"  -h, --help          show this help\n"
+	"\n"
+	"Examples:\n"
+	"  qmpctl qmp /run/vm.qmp query-status\n"
+	"  qmpctl qmp /run/vm.qmp human-monitor-command command-line='info version'\n"
+	"  qmpctl qmp /run/vm.qmp blockdev-add '{\"driver\": \"null-co\", \"node-name\": \"n0\"}'\n"
+	"\n"
+	"Exit status: 0 on success, 1 on an error (\"qmpctl: CLASS: description\"), 2 on bad usage.\n";
+
+struct qmp_opts {
+	bool batch;
+};
+
+static int own_opt(void *opaque, int opt, const char *arg)
+{
+	struct qmp_opts *o = opaque;
+
+	(void)arg;
+	if (opt == 'b') {
+		o->batch = true;
+		return 0;
+	}
+	return 1;
+}
+
+/* ---- batch mode ----------------------------------------------------- */
+
+struct slot {
+	char *out; /* compact JSON of the return value; NULL until done */
+	struct qc_error *err;
+	bool done;
+};
+
+struct batch {
+	struct qc_ctx *ctx;
+	struct qmp_session *s;
+	struct slot *slots;
+	size_t n, cap, next_print;
+	size_t failed;
+	struct qc_buf pending; /* an incomplete line from stdin */
+	struct event *stdin_ev;
+	bool eof;
+	struct qc_error *fatal;
+	unsigned lineno;
+};
+
+struct batch_req {
+	struct batch *b;
+	size_t index;
+};
+
+static void batch_flush(struct batch *b)
+{
+	while (b->next_print < b->n && b->slots[b->next_print].done) {
+		struct slot *sl = &b->slots[b->next_print++];
+
+		if (sl->err) {
+			b->failed++;
+			fflush(stdout);
+			cli_fail(sl->err);
+			sl->err = NULL;
+		} else {
+			puts(sl->out);
+		}
+		free(sl->out);
+		sl->out = NULL;
+	}
+	fflush(stdout);
+}
+
+static void batch_reply(void *opaque, struct json_object *ret, const struct qc_error *err)
+{
+	struct batch_req *r = opaque;
+	struct batch *b = r->b;
+	struct slot *sl = &b->slots[r->index];
+
+	sl->done = true;
+	if (err)
+		sl->err = qc_error_copy(err);
+	else
+		sl->out = qc_strdup(json_object_to_json_string_ext(ret, JSON_C_TO_STRING_PLAIN |
+									     JSON_C_TO_STRING_NOSLASHESCAPE));
+	free(r);
+	batch_flush(b);
+}
+
+static struct slot *batch_slot(struct batch *b)
+{
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 64;
+		b->slots = qc_realloc(b->slots, b->cap * sizeof(*b->slots));
+	}
+	memset(&b->slots[b->n], 0, sizeof(b->slots[0]));
+	return &b->slots[b->n++];
+}
+
+static void batch_line(struct batch *b, const char *line)
+{
+	struct qc_error *err = NULL;
+	struct json_object *args;
+	struct batch_req *r;
+	char *cmd;
+	const char *p = line;
+
+	b->lineno++;
+	while (*p == ' ' || *p == '\t' || *p == '\r')
+		p++;
+	if (!*p || *p == '#')
+		return;
+	struct slot *sl = batch_slot(b);
+
+	if (qmp_args_parse_line(p, &cmd, &args, &err) < 0) {
+		qc_error_prepend(&err, "line %u", b->lineno);
+		sl->err = err;
+		sl->done = true;
+		return;
+	}
+	r = qc_calloc(1, sizeof(*r));
+	r->b = b;
+	r->index = b->n - 1;
+	if (!qmp_session_execute(b->s, cmd, args, 0, NULL, 0, 0, batch_reply, r, &err)) {
+		sl->err = err;
+		sl->done = true;
+		free(r);
+	}
+	free(cmd);
+}
+
+static void batch_feed(struct batch *b, const char *data, size_t len)
+{
+	char *nl;
+
+	qc_buf_append(&b->pending, data, len);
+	while (b->pending.len && (nl = memchr(b->pending.data, '\n', b->pending.len))) {
+		*nl = '\0';
+		batch_line(b, b->pending.data);
+		qc_buf_consume(&b->pending, (size_t)(nl - b->pending.data) + 1);
+	}
+}
+
+static void batch_eof(struct batch *b)
+{
+	b->eof = true;
+	if (b->pending.len) {
+		char *last = qc_buf_steal(&b->pending);
+
+		batch_line(b, last);
+		free(last);
+	}
+	batch_flush(b);
+}
+
+static void on_stdin(evutil_socket_t fd, short what, void *arg)
+{
+	struct batch *b = arg;
+	char buf[65536];
+	ssize_t n;
+
+	(void)what;
+	n = read((int)fd, buf, sizeof(buf));
+	if (n > 0) {
+		batch_feed(b, buf, (size_t)n);
+		return;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0)
+		qc_error_set_errno(&b->fatal, errno, "cannot read commands from stdin");
+	event_del(b->stdin_ev);
+	batch_eof(b);
+}
+
+static void batch_state(void *opaque, enum qmp_session_state state, const struct qc_error *err)
+{
+	struct batch *b = opaque;
+
+	/* Pending commands fail one by one with their own message; this only
+	 * stops reading more input. */
+	if (state == QMP_SESSION_CLOSED && !b->eof) {
+		if (b->stdin_ev)
+			event_del(b->stdin_ev);
+		b->eof = true;
+	}
+	(void)err;
+}
+
+static int run_batch(struct qc_ctx *ctx, struct qmp_session *s)
+{
+	struct batch b = { .ctx = ctx, .s = s };
+	struct stat st;
+	int rc = 0;
+
+	qmp_session_set_state_cb(s, batch_state, &b);
+	if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
+		/* epoll cannot watch regular files: just read them. */
+		char buf[65536];
+		ssize_t n;
+
+		while ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0)
+			batch_feed(&b, buf, (size_t)n);
+		if (n < 0)
+			qc_error_set_errno(&b.fatal, errno, "cannot read commands from stdin");
+		batch_eof(&b);
+	} else {
+		fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
+		b.stdin_ev = event_new(ctx->base, STDIN_FILENO, EV_READ | EV_PERSIST, on_stdin, &b);
+		event_add(b.stdin_ev, NULL);
+	}
+	while (!(b.eof && b.next_print == b.n) && !b.fatal) {
+		if (event_base_loop(ctx->base, EVLOOP_ONCE) != 0)
+			break;
+	}
+	if (b.stdin_ev)
+		event_free(b.stdin_ev);
+	qmp_session_set_state_cb(s, NULL, NULL);
+	if (b.fatal)
+		rc = cli_fail(b.fatal);
+	else if (b.failed || b.next_print != b.n)
+		rc = 1;
+	/* Requests still pending (loop ended early) are freed with the session. */
+	for (size_t i = b.next_print; i < b.n; i++) {
+		free(b.slots[i].out);
+		qc_error_free(b.slots[i].err);
+	}
+	free(b.slots);
+	qc_buf_free(&b.pending);
+	return rc;
+}
+
+/* ---- the verb ----------------------------------------------------------- */
+
+static int exec_qmp(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		QC_COMMON_LONGOPTS,
+		{ "batch", no_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct qmp_opts o = { 0 };
+	struct qc_error *err = NULL;
+	struct json_object *args = NULL, *ret;
+	struct qmp_session *s;
+	const char *vm = NULL, *name;
+	int rc, i;
+
+	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS "b", longopts, own_opt, &o);
+	if (rc >= 0)
+		return rc;
+	i = optind;
+	if (!ctx->socket) {
+		if (i >= argc)
+			return cli_usage_error(cmd, "no VM given");
+		vm = argv[i++];
+	}
+	if (o.batch) {
+		if (i < argc)
+			return cli_usage_error(cmd, "--batch reads commands from stdin: no COMMAND expected");
+		s = cli_open_vm(ctx, vm);
+		if (!s)
+			return 1;
+		rc = run_batch(ctx, s);
+		qmp_session_free(s);
+		return rc;
+	}
+	if (i >= argc)
+		return cli_usage_error(cmd, "no QMP command given");
+	name = argv[i++];
+	args = qmp_args_parse(argc - i, argv + i, &err);
+	if (!args) {
+		rc = cli_usage_error(cmd, "%s", err->msg);
+		qc_error_free(err);
+		return rc;
+	}
+	if (json_object_object_length(args) == 0) {
+		json_object_put(args);
+		args = NULL;
+	}
+	s = cli_open_vm(ctx, vm);
+	if (!s) {
+		json_object_put(args);
+		return 1;
+	}
+	ret = qmp_sync_execute(ctx->base, s, name, args, &err);
+	qmp_session_free(s);
+	if (!ret && err)
+		return cli_fail(err);
+	cli_print_json(ctx, ret);
+	json_object_put(ret);
+	return 0;
+}
+
+const struct qc_cmd qc_cmd_qmp = {
+	.name = "qmp",
+	.summary = "run a QMP command and print its return value",
+	.usage = usage,
+	.exec = exec_qmp,
+};

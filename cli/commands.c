@@ -1,0 +1,19 @@
+/* The table of verbs. */
+#include <string.h>
+
+#include "qmpctl.h"
+
+const struct qc_cmd *const qc_commands[] = {
+	&qc_cmd_qmp,
+	&qc_cmd_hmp,
+	&qc_cmd_events,
+	NULL,
+};
+
+const struct qc_cmd *qc_command_find(const char *name)
+{
+	for (size_t i = 0; qc_commands[i]; i++)
+		if (!strcmp(qc_commands[i]->name, name))
+			return qc_commands[i];
+	return NULL;
+}

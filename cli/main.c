@@ -1,0 +1,224 @@
+/*
+ * qmpctl: global options, then one verb.  Owns the event loop; the
+ * libraries only register on it.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/event.h>
+
+#include "qc_log.h"
+#include "qmp_sync.h"
+#include "qmpctl.h"
+
+static const char usage_text[] =
+	"Usage: qmpctl [OPTIONS] COMMAND [ARGS...]\n"
+	"\n"
+	"Manage QEMU virtual machines by speaking QMP to their monitor sockets.\n"
+	"\n"
+	"Commands:\n"
+	"%s"
+	"\n"
+	"Options:\n"
+	"  -s, --socket PATH   QMP socket to talk to (COMMAND then takes no VM argument);\n"
+	"                      unix:PATH and tcp:HOST:PORT (loopback) are accepted too\n"
+	"      --json          machine-readable (compact JSON) output\n"
+	"  -t, --timeout SEC   give up after SEC seconds (default 30; for events: stop then)\n"
+	"  -v, --verbose       print every QMP message on stderr as it flows\n"
+	"  -h, --help          show this help\n"
+	"      --version       show the version\n"
+	"\n"
+	"VM is the path of a QEMU QMP socket (-qmp unix:PATH,server=on,wait=off).\n"
+	"Run 'qmpctl COMMAND --help' for the options of a command.\n";
+
+static void print_usage(FILE *f)
+{
+	char list[1024] = "";
+
+	for (size_t i = 0; qc_commands[i]; i++) {
+		char line[128];
+
+		snprintf(line, sizeof(line), "  %-8s %s\n", qc_commands[i]->name, qc_commands[i]->summary);
+		strncat(list, line, sizeof(list) - strlen(list) - 1);
+	}
+	fprintf(f, usage_text, list);
+}
+
+int cli_parse_timeout(const char *arg, unsigned *ms)
+{
+	char *end;
+	double secs = strtod(arg, &end);
+
+	if (end == arg || *end || !(secs > 0) || secs > 4000000.0) {
+		cli_error("invalid timeout '%s': expected a number of seconds greater than 0", arg);
+		return -1;
+	}
+	*ms = (unsigned)(secs * 1000 + 0.5);
+	if (*ms == 0)
+		*ms = 1;
+	return 0;
+}
+
+void cli_getopt_reset(void)
+{
+	optind = 0; /* glibc: 0 re-initialises, honouring a new optstring */
+	opterr = 0; /* we print our own message */
+}
+
+int cli_common_opt(struct qc_ctx *ctx, const struct qc_cmd *cmd, int opt, const char *arg, int *exit_now)
+{
+	*exit_now = -1;
+	switch (opt) {
+	case 's':
+		ctx->socket = arg;
+		return 1;
+	case 'J':
+		ctx->json = true;
+		return 1;
+	case 't':
+		return cli_parse_timeout(arg, &ctx->timeout_ms) < 0 ? -1 : 1;
+	case 'v':
+		ctx->verbose++;
+		return 1;
+	case 'h':
+		if (cmd)
+			fputs(cmd->usage, stdout);
+		else
+			print_usage(stdout);
+		*exit_now = 0;
+		return 1;
+	}
+	return 0;
+}
+
+int cli_bad_option(const struct qc_cmd *cmd, char **argv)
+{
+	const char *word = argv[optind - 1];
+
+	if (optopt && strchr(QC_COMMON_SHORTOPTS "c:f:", optopt) && word[0] == '-' && word[1] != '-')
+		return cli_usage_error(cmd, "option '-%c' requires an argument", optopt);
+	if (!strncmp(word, "--", 2) && !strchr(word, '='))
+		return cli_usage_error(cmd, "unknown option or missing argument: '%s'", word);
+	return cli_usage_error(cmd, "unknown option '%s'", word);
+}
+
+int cli_parse_opts(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv, const char *shortopts,
+		   const struct option *longopts, int (*own)(void *opaque, int opt, const char *arg), void *opaque)
+{
+	int opt;
+
+	cli_getopt_reset();
+	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		int exit_now, rc;
+
+		if (opt == '?' || opt == ':')
+			return cli_bad_option(cmd, argv);
+		rc = cli_common_opt(ctx, cmd, opt, optarg, &exit_now);
+		if (rc < 0)
+			return EXIT_USAGE;
+		if (exit_now >= 0)
+			return exit_now;
+		if (rc == 0 && (!own || (rc = own(opaque, opt, optarg)) != 0))
+			return rc < 0 ? EXIT_USAGE : cli_bad_option(cmd, argv);
+	}
+	return -1;
+}
+
+unsigned cli_timeout(const struct qc_ctx *ctx)
+{
+	return ctx->timeout_ms ? ctx->timeout_ms : DEFAULT_TIMEOUT_MS;
+}
+
+struct qmp_session *cli_open_vm(struct qc_ctx *ctx, const char *vm)
+{
+	struct qmp_session_opts opts = {
+		.greeting_timeout_ms = cli_timeout(ctx),
+		.command_timeout_ms = cli_timeout(ctx),
+	};
+	struct qc_error *err = NULL;
+	struct qmp_session *s;
+	const char *addr = ctx->socket ? ctx->socket : vm;
+
+	if (!strchr(addr, '/') && strncmp(addr, "unix:", 5) && strncmp(addr, "tcp:", 4)) {
+		cli_error("'%s' is not a socket path: give the path of the VM's QMP socket (e.g. ./%s)", addr, addr);
+		return NULL;
+	}
+	s = qmp_session_new(ctx->base, &opts);
+	if (ctx->verbose)
+		qmp_session_set_trace(s, cli_trace, NULL);
+	if (qmp_session_connect(s, addr, &err) < 0 || qmp_sync_wait_ready(ctx->base, s, &err) < 0) {
+		qmp_session_free(s);
+		cli_fail(err);
+		return NULL;
+	}
+	return s;
+}
+
+static void log_handler(void *opaque, enum qc_log_level level, const char *msg)
+{
+	const struct qc_ctx *ctx = opaque;
+	static const char *const names[] = { "error", "warning", "info", "debug" };
+
+	if (level > QC_LOG_WARN && ctx->verbose < 2)
+		return;
+	fprintf(stderr, "qmpctl: %s: %s\n", names[level], msg);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		QC_COMMON_LONGOPTS,
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct qc_ctx ctx = { 0 };
+	const struct qc_cmd *cmd;
+	int opt, rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+" QC_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		int exit_now;
+
+		if (opt == '?' || opt == ':')
+			return cli_bad_option(NULL, argv);
+		if (opt == 'V') {
+			printf("qmpctl %s\n", QMPCTL_VERSION);
+			return 0;
+		}
+		rc = cli_common_opt(&ctx, NULL, opt, optarg, &exit_now);
+		if (rc < 0)
+			return EXIT_USAGE;
+		if (exit_now >= 0)
+			return exit_now;
+		if (rc == 0)
+			return cli_bad_option(NULL, argv);
+	}
+	if (optind >= argc) {
+		fputs("qmpctl: no command given\n", stderr);
+		print_usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = qc_command_find(argv[optind]);
+	if (!cmd)
+		return cli_usage_error(NULL, "unknown command '%s'", argv[optind]);
+
+	qc_log_set_handler(log_handler, &ctx);
+	ctx.base = event_base_new();
+	if (!ctx.base) {
+		cli_error("cannot create an event loop");
+		return 1;
+	}
+	/* The verb parses its own options from its name on. */
+	rc = cmd->exec(&ctx, cmd, argc - optind, argv + optind);
+	event_base_free(ctx.base);
+	fflush(stdout);
+	if (ferror(stdout)) {
+		cli_error("error writing output");
+		rc = 1;
+	}
+	return rc;
+}

@@ -1,0 +1,82 @@
+/*
+ * The qmpctl program: shared state of one run and the verb table.
+ *
+ * One file per verb (cmd-*.c) defines a `const struct qc_cmd`; commands.c
+ * lists them.  Verbs return an exit code: 0 success, 1 failure (after
+ * printing "qmpctl: message"), 2 bad usage.
+ */
+#ifndef QMPCTL_H
+#define QMPCTL_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "qc_error.h"
+#include "qmp_session.h"
+
+struct event_base;
+struct json_object;
+
+#define EXIT_USAGE 2
+#define DEFAULT_TIMEOUT_MS 30000u
+
+struct qc_ctx {
+	struct event_base *base;
+	const char *socket;  /* -s: the VM argument is left out */
+	bool json;           /* --json */
+	unsigned timeout_ms; /* -t; 0 when not given */
+	int verbose;         /* -v: trace messages; -vv: and debug logs */
+};
+
+struct qc_cmd {
+	const char *name;
+	const char *summary; /* one line for the command list */
+	const char *usage;   /* full --help text, starting with "Usage: " */
+	int (*exec)(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv);
+};
+
+extern const struct qc_cmd qc_cmd_qmp;
+extern const struct qc_cmd qc_cmd_hmp;
+extern const struct qc_cmd qc_cmd_events;
+
+extern const struct qc_cmd *const qc_commands[];
+const struct qc_cmd *qc_command_find(const char *name);
+
+/* Options every verb accepts beside its own; append to a verb's table. */
+#define QC_COMMON_LONGOPTS                                                                                   \
+	{ "socket", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'J' },                        \
+		{ "timeout", required_argument, NULL, 't' }, { "verbose", no_argument, NULL, 'v' },            \
+		{ "help", no_argument, NULL, 'h' }
+#define QC_COMMON_SHORTOPTS "s:t:vh"
+
+/* Handles a common option; returns 1 if handled, 0 if not a common option,
+ * -1 on a bad value (message printed).  'h' prints the verb's usage and
+ * returns 2 through *exit_now set to 0. */
+int cli_common_opt(struct qc_ctx *ctx, const struct qc_cmd *cmd, int opt, const char *arg, int *exit_now);
+int cli_parse_timeout(const char *arg, unsigned *ms);
+/* Resets getopt for a verb's own parse. */
+void cli_getopt_reset(void);
+/* Parses a verb's options (common ones included; own() gets the rest and
+ * returns 0 when it took the option, 1 when it is unknown, -1 on a bad
+ * value after printing why).  Returns -1 to go on with argv[optind...], or
+ * the exit code to end with (0 after --help, 2 on bad usage). */
+int cli_parse_opts(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv, const char *shortopts,
+		   const struct option *longopts, int (*own)(void *opaque, int opt, const char *arg), void *opaque);
+int cli_bad_option(const struct qc_cmd *cmd, char **argv);
+
+/* Errors and usage on stderr. */
+void cli_error(const char *fmt, ...) QC_PRINTF(1, 2);
+int cli_fail(struct qc_error *err); /* prints "qmpctl: [CLASS: ]msg", frees, returns 1 */
+int cli_usage_error(const struct qc_cmd *cmd, const char *fmt, ...) QC_PRINTF(2, 3);
+
+/* Takes the VM argument (unless --socket was given) from argv[*optind] and
+ * connects.  Returns a READY session or NULL after printing the error. */
+struct qmp_session *cli_open_vm(struct qc_ctx *ctx, const char *vm);
+/* The timeout a verb should use for one command. */
+unsigned cli_timeout(const struct qc_ctx *ctx);
+
+/* Output. */
+void cli_print_json(const struct qc_ctx *ctx, struct json_object *v);
+void cli_trace(void *opaque, bool outgoing, const char *json);
+
+#endif

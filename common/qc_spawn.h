@@ -1,0 +1,40 @@
+/*
+ * qc_spawn: start child programs with posix_spawn and an argv.  Never a
+ * shell: no quoting issues, no injection.
+ */
+#ifndef QC_SPAWN_H
+#define QC_SPAWN_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "qc_error.h"
+
+struct qc_spawn_opts {
+	/* File descriptors for the child's stdin/stdout/stderr: -1 means
+	 * /dev/null, QC_SPAWN_INHERIT keeps the parent's. */
+	int stdin_fd;
+	int stdout_fd;
+	int stderr_fd;
+	/* Look argv[0] up in PATH (posix_spawnp) when it has no '/'. */
+	bool search_path;
+};
+
+#define QC_SPAWN_INHERIT (-2)
+
+/* Starts argv[0] with argv (NULL-terminated) and the caller's environment.
+ * opts may be NULL (all three streams inherited, PATH searched).  Returns the
+ * child's pid, or -1 with *errp set. */
+pid_t qc_spawn(const char *const argv[], const struct qc_spawn_opts *opts, struct qc_error **errp);
+
+/* Waits for pid to end, at most timeout_ms (-1: forever).  Returns 0 and the
+ * wait status in *status; -1 with *errp set on timeout or failure (the child
+ * is left running: the caller decides whether to kill it). */
+int qc_spawn_wait(pid_t pid, int timeout_ms, int *status, struct qc_error **errp);
+
+/* Runs argv to completion and returns its exit code (128+signal when killed
+ * by a signal), or -1 with *errp set when it could not be run. */
+int qc_spawn_run(const char *const argv[], const struct qc_spawn_opts *opts, int timeout_ms,
+		 struct qc_error **errp);
+
+#endif

@@ -1,0 +1,153 @@
+/*
+ * qmp_framer: json-c's incremental tokener with a size cap.
+ *
+ * Between messages only whitespace and '{' are acceptable, which rejects
+ * top-level scalars and arrays before the tokener sees them (it would wait
+ * forever for the end of a number).  A NUL byte never belongs in a JSON text
+ * (strings carry it escaped); the tokener is never shown one.
+ */
+#include "qmp_framer.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "qc_buf.h"
+
+#define FRAMER_DEPTH 64
+#define QUOTE_MAX 48
+
+struct qmp_framer {
+	struct json_tokener *tok;
+	size_t max;
+	size_t partial; /* bytes of the current message seen so far */
+	size_t offset;  /* bytes of the stream consumed so far */
+	bool failed;
+};
+
+struct qmp_framer *qmp_framer_new(size_t max_message)
+{
+	struct qmp_framer *f = qc_calloc(1, sizeof(*f));
+
+	f->tok = json_tokener_new_ex(FRAMER_DEPTH);
+	if (!f->tok)
+		abort();
+	json_tokener_set_flags(f->tok,
+			       JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS | JSON_TOKENER_VALIDATE_UTF8);
+	f->max = max_message ? max_message : QMP_FRAMER_DEFAULT_MAX;
+	return f;
+}
+
+void qmp_framer_free(struct qmp_framer *f)
+{
+	if (!f)
+		return;
+	json_tokener_free(f->tok);
+	free(f);
+}
+
+void qmp_framer_reset(struct qmp_framer *f)
+{
+	json_tokener_reset(f->tok);
+	f->partial = 0;
+	f->failed = false;
+}
+
+size_t qmp_framer_partial(const struct qmp_framer *f)
+{
+	return f->partial;
+}
+
+static inline bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Names the bad bytes: a window around pos within data[0..len). */
+static int bad_input(struct qmp_framer *f, const char *what, const char *data, size_t len, size_t pos,
+		     struct qc_error **errp)
+{
+	struct qc_buf b = { 0 };
+	size_t start = pos > QUOTE_MAX / 2 ? pos - QUOTE_MAX / 2 : 0;
+
+	qc_buf_printf(&b, "%s at byte %zu of the stream: ", what, f->offset + pos);
+	qc_buf_append_quoted(&b, data + start, len - start, QUOTE_MAX);
+	qc_error_set(errp, "%s", qc_buf_str(&b));
+	qc_buf_free(&b);
+	f->failed = true;
+	return -1;
+}
+
+int qmp_framer_feed(struct qmp_framer *f, const char *data, size_t len, qmp_framer_fn cb, void *opaque,
+		    struct qc_error **errp)
+{
+	size_t off = 0;
+
+	if (f->failed) {
+		qc_error_set(errp, "framer stopped after malformed input");
+		return -1;
+	}
+	while (off < len) {
+		struct json_object *obj;
+		enum json_tokener_error jerr;
+		const char *nul;
+		size_t chunk, used;
+		char msg[160];
+
+		if (f->partial == 0) {
+			while (off < len && is_ws(data[off]))
+				off++;
+			if (off == len)
+				break;
+			if (data[off] != '{')
+				return bad_input(f, "expected a JSON object", data, len, off, errp);
+		}
+		chunk = len - off;
+		nul = memchr(data + off, '\0', chunk);
+		if (nul)
+			chunk = (size_t)(nul - (data + off));
+		if (chunk > f->max - f->partial)
+			chunk = f->max - f->partial;
+		if (chunk > INT_MAX)
+			chunk = INT_MAX;
+		obj = json_tokener_parse_ex(f->tok, data + off, (int)chunk);
+		jerr = json_tokener_get_error(f->tok);
+		used = json_tokener_get_parse_end(f->tok);
+		if (obj) {
+			f->offset += off + used;
+			data += off + used;
+			len -= off + used;
+			off = 0;
+			f->partial = 0;
+			json_tokener_reset(f->tok);
+			if (!json_object_is_type(obj, json_type_object)) {
+				json_object_put(obj);
+				f->offset -= used;
+				return bad_input(f, "expected a JSON object", data - used, used, 0, errp);
+			}
+			int rc = cb(opaque, obj);
+
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (jerr != json_tokener_continue) {
+			snprintf(msg, sizeof(msg), "malformed JSON (%s)", json_tokener_error_desc(jerr));
+			return bad_input(f, msg, data, len, off + used, errp);
+		}
+		f->partial += chunk;
+		off += chunk;
+		if (f->partial >= f->max) {
+			snprintf(msg, sizeof(msg), "message larger than the limit of %zu bytes", f->max);
+			return bad_input(f, msg, data, len, off > 0 ? off - 1 : 0, errp);
+		}
+		if (nul && off < len && data[off] == '\0')
+			return bad_input(f, "NUL byte inside a JSON message", data, len, off, errp);
+	}
+	f->offset += len;
+	return 0;
+}
