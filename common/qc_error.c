@@ -19,6 +19,8 @@ static struct qc_error *error_new(char *msg)
 	return err;
 }
 
+static char *vformat(const char *fmt, va_list ap) QC_PRINTF(1, 0);
+
 static char *vformat(const char *fmt, va_list ap)
 {
 	char *s = NULL;

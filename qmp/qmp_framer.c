@@ -5,6 +5,11 @@
  * top-level scalars and arrays before the tokener sees them (it would wait
  * forever for the end of a number).  A NUL byte never belongs in a JSON text
  * (strings carry it escaped); the tokener is never shown one.
+ *
+ * json-c's UTF-8 validation is left off on purpose: it checks bytes the
+ * tokener reads past the end of an object, so a complete message followed
+ * by a bad byte would fail or pass depending on how the stream was split.
+ * Strings are passed on as bytes; printing them is the caller's business.
  */
 #include "qmp_framer.h"
 
@@ -37,7 +42,7 @@ struct qmp_framer *qmp_framer_new(size_t max_message)
 	if (!f->tok)
 		abort();
 	json_tokener_set_flags(f->tok,
-			       JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS | JSON_TOKENER_VALIDATE_UTF8);
+			       JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS);
 	f->max = max_message ? max_message : QMP_FRAMER_DEFAULT_MAX;
 	return f;
 }
