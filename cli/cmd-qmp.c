@@ -31,6 +31,8 @@ static const char usage[] =
 	"  -b, --batch         read commands from stdin, one per line ('cmd key=value ...'\n"
 	"                      or {\"execute\": ..., \"arguments\": ...}), send them all at\n"
 	"                      once and print each return value as one JSON line, in order\n"
+	"  -F, --fd FILE       open FILE and pass its descriptor with the command\n"
+	"                      (SCM_RIGHTS, for getfd and add-fd; unix sockets only)\n"
 	"  -s, --socket PATH   QMP socket (then VM is left out)\n"
 	"      --json          compact JSON output\n"
 	"  -t, --timeout SEC   give up on a reply after SEC seconds (default 30)\n"
@@ -46,6 +48,7 @@ static const char usage[] =
 
 struct qmp_opts {
 	bool batch;
+	const char *fd_file;
 };
 
 static int own_opt(void *opaque, int opt, const char *arg)
@@ -55,6 +58,10 @@ static int own_opt(void *opaque, int opt, const char *arg)
 	(void)arg;
 	if (opt == 'b') {
 		o->batch = true;
+		return 0;
+	}
+	if (opt == 'F') {
+		o->fd_file = arg;
 		return 0;
 	}
 	return 1;
@@ -271,6 +278,7 @@ static int exec_qmp(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char
 	static const struct option longopts[] = {
 		QC_COMMON_LONGOPTS,
 		{ "batch", no_argument, NULL, 'b' },
+		{ "fd", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct qmp_opts o = { 0 };
@@ -278,9 +286,9 @@ static int exec_qmp(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char
 	struct json_object *args = NULL, *ret;
 	struct qmp_session *s;
 	const char *vm = NULL, *name;
-	int rc, i;
+	int rc, i, fd = -1;
 
-	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS "b", longopts, own_opt, &o);
+	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS "bF:", longopts, own_opt, &o);
 	if (rc >= 0)
 		return rc;
 	i = optind;
@@ -290,6 +298,8 @@ static int exec_qmp(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char
 		vm = argv[i++];
 	}
 	if (o.batch) {
+		if (o.fd_file)
+			return cli_usage_error(cmd, "--fd goes with a single command, not --batch");
 		if (i < argc)
 			return cli_usage_error(cmd, "--batch reads commands from stdin: no COMMAND expected");
 		s = cli_open_vm(ctx, vm);
@@ -312,12 +322,26 @@ static int exec_qmp(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char
 		json_object_put(args);
 		args = NULL;
 	}
+	if (o.fd_file) {
+		fd = open(o.fd_file, O_RDWR | O_CLOEXEC);
+		if (fd < 0 && (errno == EACCES || errno == EISDIR || errno == EROFS))
+			fd = open(o.fd_file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			qc_error_set_errno(&err, errno, "cannot open %s", o.fd_file);
+			json_object_put(args);
+			return cli_fail(err);
+		}
+	}
 	s = cli_open_vm(ctx, vm);
 	if (!s) {
 		json_object_put(args);
+		if (fd >= 0)
+			close(fd);
 		return 1;
 	}
-	ret = qmp_sync_execute(ctx->base, s, name, args, &err);
+	ret = qmp_sync_execute_fds(ctx->base, s, name, args, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, &err);
+	if (fd >= 0)
+		close(fd);
 	qmp_session_free(s);
 	if (!ret && err)
 		return cli_fail(err);

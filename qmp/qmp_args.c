@@ -10,21 +10,32 @@
 
 #include "qc_buf.h"
 
-/* Parses all of text as JSON; NULL (and *ok false) when it is not JSON. */
+/* Parses all of text as JSON; NULL (and *ok false) when it is not JSON.
+ * The tokener cannot know a number has ended at the end of its input, so it
+ * is shown the text with a blank after it. */
 static struct json_object *parse_json(const char *text, bool *ok)
 {
 	struct json_tokener *tok = json_tokener_new();
 	size_t len = strlen(text);
+	char *padded = qc_malloc(len + 2);
 	struct json_object *v;
+	size_t end;
 
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	v = json_tokener_parse_ex(tok, text, (int)len);
-	*ok = json_tokener_get_error(tok) == json_tokener_success && json_tokener_get_parse_end(tok) == len;
+	memcpy(padded, text, len);
+	padded[len] = ' ';
+	padded[len + 1] = '\0';
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS);
+	v = json_tokener_parse_ex(tok, padded, (int)len + 1);
+	end = json_tokener_get_parse_end(tok);
+	while (end < len + 1 && isspace((unsigned char)padded[end]))
+		end++;
+	*ok = json_tokener_get_error(tok) == json_tokener_success && end == len + 1;
 	if (!*ok) {
 		json_object_put(v);
 		v = NULL;
 	}
 	json_tokener_free(tok);
+	free(padded);
 	return v;
 }
 
