@@ -139,7 +139,7 @@ struct json_object *qmp_args_parse(int argc, char *const argv[], struct qc_error
 	if (argc == 1) {
 		for (p = argv[0]; isspace((unsigned char)*p); p++)
 			;
-		if (*p == '{')
+		if (*p == '{' || *p == '[')
 			return parse_object(p, errp);
 	}
 	obj = json_object_new_object();

@@ -1,0 +1,120 @@
+/*
+ * discover: find VMs, their QMP sockets and disks without libvirtd.
+ *
+ * Sources, merged into one list (a VM found by several shows once, matched
+ * by name, uuid or pid):
+ *   - domain XML files directly in libvirt_dir (default /etc/libvirt/qemu);
+ *   - libvirt's runtime status files in run_dir (default /run/libvirt/qemu):
+ *     a pid that is no longer alive makes the file stale (VM shut off);
+ *   - running QEMU processes (proc_dir/N/cmdline, default /proc);
+ *   - an explicit socket.
+ * XML files are untrusted: parsed with entities never substituted, no DTD
+ * or network access, and at most DISCOVER_MAX_XML bytes each.  A file that
+ * cannot be used becomes a warning in the list, not an error.
+ *
+ * Nothing here talks QMP; discover_live.c adds what a running VM's
+ * monitor says.  Nothing here prints.
+ */
+#ifndef DISCOVER_H
+#define DISCOVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "qc_error.h"
+
+#define DISCOVER_MAX_XML (8u * 1024 * 1024)
+
+enum disc_source {
+	DISC_SRC_XML = 1u << 0,
+	DISC_SRC_STATUS = 1u << 1,
+	DISC_SRC_PROC = 1u << 2,
+	DISC_SRC_SOCKET = 1u << 3,
+};
+
+enum disc_state {
+	DISC_STATE_UNKNOWN, /* a process or socket we could not ask */
+	DISC_STATE_RUNNING,
+	DISC_STATE_PAUSED,
+	DISC_STATE_SHUTOFF,
+	DISC_STATE_OTHER, /* e.g. QEMU's "inmigrate", "guest-panicked"; see state_detail */
+};
+
+struct disc_backing {
+	char *type;   /* file, block, network, ... */
+	char *format; /* qcow2, raw, ... or NULL */
+	char *source; /* path, PROTOCOL://HOST[:PORT]/NAME, POOL/VOLUME, or NULL */
+};
+
+struct disc_disk {
+	char *target; /* vda; for a bare QEMU the drive or device id */
+	char *device; /* disk, cdrom, floppy, lun */
+	char *type;   /* file, block, network, volume, dir, nvme, ... */
+	char *format; /* or NULL */
+	char *source; /* or NULL (an empty cdrom) */
+	bool readonly;
+	char *node;  /* QEMU's node name (live view, or -blockdev node-name), or NULL */
+	char *alias; /* libvirt's <alias name> (runtime), or NULL */
+	struct disc_backing *backing;
+	size_t n_backing;
+};
+
+struct disc_vm {
+	char *name;
+	char *uuid;    /* or NULL */
+	pid_t pid;     /* 0: none known alive */
+	char *qmp;     /* a QMP socket free for us, or NULL */
+	char *monitor; /* libvirt's own monitor socket (status file), or NULL */
+	enum disc_state state;
+	char *state_detail; /* QEMU's run state name when known */
+	unsigned sources;   /* enum disc_source bits */
+	char *xml_path;     /* the domain or status file the disks came from */
+	struct disc_disk *disks;
+	size_t n_disks;
+};
+
+struct disc_list {
+	struct disc_vm *vms;
+	size_t n;
+	char **warnings; /* one line each: "FILE: what is wrong" */
+	size_t n_warnings;
+	bool libvirtd_running;
+};
+
+struct disc_opts {
+	const char *libvirt_dir; /* NULL: /etc/libvirt/qemu */
+	const char *run_dir;     /* NULL: /run/libvirt/qemu */
+	const char *proc_dir;    /* NULL: /proc */
+	bool no_proc;            /* skip the process scan */
+};
+
+/* Fills *list (zeroed by the caller, freed with discover_list_free).  A
+ * missing directory is not an error (libvirt may not be installed); one
+ * that exists but cannot be read is. */
+int discover_scan(const struct disc_opts *opts, struct disc_list *list, struct qc_error **errp);
+void discover_list_free(struct disc_list *list);
+
+/* Looks up a VM by name, uuid, or pid (all digits).  NULL when none. */
+struct disc_vm *discover_find(struct disc_list *list, const char *what);
+
+/* Parsers, exposed for tests and fuzzing.  They fill *vm (zeroed by the
+ * caller, freed with discover_vm_clear) from an XML document in memory. */
+int discover_parse_domain(const char *xml, size_t len, const char *filename, struct disc_vm *vm,
+			  struct qc_error **errp);
+/* A status file: <domstatus state= pid=> with <monitor path=> and the
+ * running <domain> inside. */
+int discover_parse_status(const char *xml, size_t len, const char *filename, struct disc_vm *vm,
+			  struct qc_error **errp);
+/* A QEMU command line (argv as in /proc/PID/cmdline). */
+int discover_parse_cmdline(char *const argv[], int argc, struct disc_vm *vm, struct qc_error **errp);
+void discover_vm_clear(struct disc_vm *vm);
+
+const char *discover_state_name(enum disc_state state); /* "running", "shut off", ... */
+
+/* QEMU option strings: splits "a=b,c=d" honouring ",," as an escaped comma.
+ * Returns the value of key (newly allocated) or NULL.  A first element
+ * without '=' is returned for key == NULL ("socket" in "socket,id=x"). */
+char *discover_qemu_opt(const char *opts, const char *key);
+
+#endif
