@@ -147,6 +147,7 @@ static int exec_events(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, c
 	struct qc_error *err = NULL;
 	struct event *timer = NULL, *sigint = NULL, *sigterm = NULL;
 	const char *vm = NULL;
+	char *addr = NULL;
 	int rc, i;
 
 	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS "c:f:", longopts, own_opt, &o);
@@ -164,8 +165,8 @@ static int exec_events(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, c
 		rc = cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
 		goto out;
 	}
-	if (!ctx->socket && !strchr(vm, '/') && strncmp(vm, "unix:", 5) && strncmp(vm, "tcp:", 4)) {
-		cli_error("'%s' is not a socket path: give the path of the VM's QMP socket (e.g. ./%s)", vm, vm);
+	addr = cli_resolve_vm(ctx, vm);
+	if (!addr) {
 		rc = 1;
 		goto out;
 	}
@@ -189,7 +190,7 @@ static int exec_events(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, c
 		timer = evtimer_new(ctx->base, on_timeout, &st);
 		evtimer_add(timer, &tv);
 	}
-	if (qmp_session_connect(s, ctx->socket ? ctx->socket : vm, &err) < 0) {
+	if (qmp_session_connect(s, addr, &err) < 0) {
 		rc = cli_fail(err);
 		goto out;
 	}
@@ -205,7 +206,7 @@ static int exec_events(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, c
 		if (qmp_session_state(s) != QMP_SESSION_READY)
 			qc_error_set(&err, "no greeting from %s within %g s: the monitor is probably serving another "
 				     "client (QEMU serves one client per monitor socket)",
-				     ctx->socket ? ctx->socket : vm, ctx->timeout_ms / 1000.0);
+				     addr, ctx->timeout_ms / 1000.0);
 		else
 			qc_error_set(&err, "timed out after %g s with %ld of %ld events", ctx->timeout_ms / 1000.0,
 				     st.seen, o.count);
@@ -213,7 +214,7 @@ static int exec_events(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, c
 	} else if (st.timed_out && qmp_session_state(s) != QMP_SESSION_READY) {
 		qc_error_set(&err, "no greeting from %s within %g s: the monitor is probably serving another client "
 			     "(QEMU serves one client per monitor socket)",
-			     ctx->socket ? ctx->socket : vm, ctx->timeout_ms / 1000.0);
+			     addr, ctx->timeout_ms / 1000.0);
 		rc = cli_fail(err);
 	}
 out:
@@ -224,6 +225,7 @@ out:
 	if (sigterm)
 		event_free(sigterm);
 	qmp_session_free(s);
+	free(addr);
 	for (size_t k = 0; k < o.n_names; k++)
 		free(o.names[k]);
 	free(o.names);

@@ -7,6 +7,8 @@ const struct qc_cmd *const qc_commands[] = {
 	&qc_cmd_qmp,
 	&qc_cmd_hmp,
 	&qc_cmd_events,
+	&qc_cmd_list,
+	&qc_cmd_disks,
 	NULL,
 };
 

@@ -10,6 +10,8 @@
 
 #include <event2/event.h>
 
+#include "discover.h"
+#include "qc_buf.h"
 #include "qc_log.h"
 #include "qmp_sync.h"
 #include "qmpctl.h"
@@ -28,10 +30,15 @@ static const char usage_text[] =
 	"      --json          machine-readable (compact JSON) output\n"
 	"  -t, --timeout SEC   give up after SEC seconds (default 30; for events: stop then)\n"
 	"  -v, --verbose       print every QMP message on stderr as it flows\n"
+	"      --libvirt-dir DIR  domain XML files (default /etc/libvirt/qemu,\n"
+	"                      or $QMPCTL_LIBVIRT_DIR)\n"
+	"      --run-dir DIR   libvirt status files (default /run/libvirt/qemu,\n"
+	"                      or $QMPCTL_RUN_DIR)\n"
 	"  -h, --help          show this help\n"
 	"      --version       show the version\n"
 	"\n"
-	"VM is the path of a QEMU QMP socket (-qmp unix:PATH,server=on,wait=off).\n"
+	"VM is a name (from libvirt's XML or QEMU's -name), a uuid, a pid, or the path of a\n"
+	"QMP socket (-qmp unix:PATH,server=on,wait=off).\n"
 	"Run 'qmpctl COMMAND --help' for the options of a command.\n";
 
 static void print_usage(FILE *f)
@@ -83,6 +90,12 @@ int cli_common_opt(struct qc_ctx *ctx, const struct qc_cmd *cmd, int opt, const 
 	case 'v':
 		ctx->verbose++;
 		return 1;
+	case 'L':
+		ctx->libvirt_dir = arg;
+		return 1;
+	case 'R':
+		ctx->run_dir = arg;
+		return 1;
 	case 'h':
 		if (cmd)
 			fputs(cmd->usage, stdout);
@@ -132,6 +145,90 @@ unsigned cli_timeout(const struct qc_ctx *ctx)
 	return ctx->timeout_ms ? ctx->timeout_ms : DEFAULT_TIMEOUT_MS;
 }
 
+bool cli_is_address(const char *vm)
+{
+	return strchr(vm, '/') || !strncmp(vm, "unix:", 5) || !strncmp(vm, "tcp:", 4);
+}
+
+void cli_disc_opts(const struct qc_ctx *ctx, struct disc_opts *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->libvirt_dir = ctx->libvirt_dir ? ctx->libvirt_dir : DEFAULT_LIBVIRT_DIR;
+	opts->run_dir = ctx->run_dir ? ctx->run_dir : DEFAULT_RUN_DIR;
+}
+
+struct disc_vm *cli_find_vm(const struct qc_ctx *ctx, const char *vm, struct disc_list *list)
+{
+	struct disc_opts opts;
+	struct qc_error *err = NULL;
+	struct disc_vm *found;
+
+	cli_disc_opts(ctx, &opts);
+	memset(list, 0, sizeof(*list));
+	if (discover_scan(&opts, list, &err) < 0) {
+		cli_fail(err);
+		return NULL;
+	}
+	found = discover_find(list, vm);
+	if (!found) {
+		/* Broken files may be why: say which. */
+		for (size_t i = 0; i < list->n_warnings; i++)
+			cli_error("warning: %s", list->warnings[i]);
+		cli_error("no VM named '%s' (looked in %s, %s and running processes)", vm, opts.libvirt_dir,
+			  opts.run_dir);
+	}
+	return found;
+}
+
+char *cli_vm_address(const struct disc_list *list, const struct disc_vm *vm, struct qc_error **errp)
+{
+	const char *name = vm->name ? vm->name : "?";
+
+	if (vm->qmp)
+		return qc_strdup(vm->qmp);
+	if (vm->monitor && vm->pid) {
+		if (!list->libvirtd_running)
+			return qc_strdup(vm->monitor);
+		qc_error_set(errp,
+			     "VM '%s' has only libvirt's monitor socket (%s), which libvirtd holds while it runs "
+			     "(QEMU serves one client per monitor): add a QMP socket to the domain's "
+			     "<qemu:commandline> (-qmp unix:PATH,server=on,wait=off) or stop libvirtd",
+			     name, vm->monitor);
+		return NULL;
+	}
+	if (vm->state == DISC_STATE_SHUTOFF)
+		qc_error_set(errp, "VM '%s' is shut off", name);
+	else
+		qc_error_set(errp,
+			     "VM '%s' has no QMP socket qmpctl can use (start QEMU with "
+			     "-qmp unix:PATH,server=on,wait=off)",
+			     name);
+	return NULL;
+}
+
+char *cli_resolve_vm(const struct qc_ctx *ctx, const char *vm)
+{
+	struct disc_list list;
+	struct disc_vm *found;
+	struct qc_error *err = NULL;
+	char *addr;
+
+	if (ctx->socket)
+		return qc_strdup(ctx->socket);
+	if (cli_is_address(vm))
+		return qc_strdup(vm);
+	found = cli_find_vm(ctx, vm, &list);
+	if (!found) {
+		discover_list_free(&list);
+		return NULL;
+	}
+	addr = cli_vm_address(&list, found, &err);
+	discover_list_free(&list);
+	if (!addr)
+		cli_fail(err);
+	return addr;
+}
+
 struct qmp_session *cli_open_vm(struct qc_ctx *ctx, const char *vm)
 {
 	struct qmp_session_opts opts = {
@@ -140,20 +237,20 @@ struct qmp_session *cli_open_vm(struct qc_ctx *ctx, const char *vm)
 	};
 	struct qc_error *err = NULL;
 	struct qmp_session *s;
-	const char *addr = ctx->socket ? ctx->socket : vm;
+	char *addr = cli_resolve_vm(ctx, vm);
 
-	if (!strchr(addr, '/') && strncmp(addr, "unix:", 5) && strncmp(addr, "tcp:", 4)) {
-		cli_error("'%s' is not a socket path: give the path of the VM's QMP socket (e.g. ./%s)", addr, addr);
+	if (!addr)
 		return NULL;
-	}
 	s = qmp_session_new(ctx->base, &opts);
 	if (ctx->verbose)
 		qmp_session_set_trace(s, cli_trace, NULL);
 	if (qmp_session_connect(s, addr, &err) < 0 || qmp_sync_wait_ready(ctx->base, s, &err) < 0) {
 		qmp_session_free(s);
+		free(addr);
 		cli_fail(err);
 		return NULL;
 	}
+	free(addr);
 	return s;
 }
 
@@ -206,6 +303,10 @@ int main(int argc, char **argv)
 	if (!cmd)
 		return cli_usage_error(NULL, "unknown command '%s'", argv[optind]);
 
+	if (!ctx.libvirt_dir && getenv("QMPCTL_LIBVIRT_DIR") && *getenv("QMPCTL_LIBVIRT_DIR"))
+		ctx.libvirt_dir = getenv("QMPCTL_LIBVIRT_DIR");
+	if (!ctx.run_dir && getenv("QMPCTL_RUN_DIR") && *getenv("QMPCTL_RUN_DIR"))
+		ctx.run_dir = getenv("QMPCTL_RUN_DIR");
 	qc_log_set_handler(log_handler, &ctx);
 	ctx.base = event_base_new();
 	if (!ctx.base) {

@@ -2,11 +2,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/time.h>
 #include <time.h>
 
 #include <json-c/json.h>
 
+#include "qc_buf.h"
 #include "qmpctl.h"
 
 void cli_error(const char *fmt, ...)
@@ -76,4 +78,71 @@ void cli_trace(void *opaque, bool outgoing, const char *json)
 	localtime_r(&tv.tv_sec, &tm);
 	fprintf(stderr, "[%02d:%02d:%02d.%03ld] %s %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000),
 		outgoing ? "->" : "<-", json);
+}
+
+void cli_table_init(struct cli_table *t, size_t ncols, const char *const heads[])
+{
+	memset(t, 0, sizeof(*t));
+	t->ncols = ncols;
+	t->heads = heads;
+}
+
+void cli_table_add(struct cli_table *t, const char *const cells[])
+{
+	char **row = qc_calloc(t->ncols, sizeof(char *));
+
+	for (size_t i = 0; i < t->ncols; i++)
+		row[i] = qc_strdup(cells[i] ? cells[i] : "-");
+	t->rows = qc_realloc(t->rows, (t->nrows + 1) * sizeof(*t->rows));
+	t->rows[t->nrows++] = row;
+}
+
+/* virsh's layout: a leading blank, columns three blanks apart, a rule of
+ * dashes under the heading. */
+static void print_row(const struct cli_table *t, const size_t *w, const char *const *cells)
+{
+	struct qc_buf line = { 0 };
+
+	for (size_t c = 0; c < t->ncols; c++) {
+		qc_buf_append_c(&line, ' ');
+		qc_buf_append_str(&line, cells[c]);
+		if (c + 1 < t->ncols)
+			for (size_t k = strlen(cells[c]); k < w[c] + 2; k++)
+				qc_buf_append_c(&line, ' ');
+	}
+	while (line.len && line.data[line.len - 1] == ' ')
+		line.data[--line.len] = '\0';
+	puts(qc_buf_str(&line));
+	qc_buf_free(&line);
+}
+
+void cli_table_print(const struct cli_table *t)
+{
+	size_t *w = qc_calloc(t->ncols, sizeof(size_t)), total = 0;
+
+	for (size_t c = 0; c < t->ncols; c++) {
+		w[c] = strlen(t->heads[c]);
+		for (size_t r = 0; r < t->nrows; r++)
+			if (strlen(t->rows[r][c]) > w[c])
+				w[c] = strlen(t->rows[r][c]);
+		total += w[c] + 3;
+	}
+	print_row(t, w, t->heads);
+	for (size_t k = 0; k < total; k++)
+		putchar('-');
+	putchar('\n');
+	for (size_t r = 0; r < t->nrows; r++)
+		print_row(t, w, (const char *const *)t->rows[r]);
+	free(w);
+}
+
+void cli_table_free(struct cli_table *t)
+{
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t c = 0; c < t->ncols; c++)
+			free(t->rows[r][c]);
+		free(t->rows[r]);
+	}
+	free(t->rows);
+	memset(t, 0, sizeof(*t));
 }

@@ -19,6 +19,8 @@ struct json_object;
 
 #define EXIT_USAGE 2
 #define DEFAULT_TIMEOUT_MS 30000u
+#define DEFAULT_LIBVIRT_DIR "/etc/libvirt/qemu"
+#define DEFAULT_RUN_DIR "/run/libvirt/qemu"
 
 struct qc_ctx {
 	struct event_base *base;
@@ -26,6 +28,8 @@ struct qc_ctx {
 	bool json;           /* --json */
 	unsigned timeout_ms; /* -t; 0 when not given */
 	int verbose;         /* -v: trace messages; -vv: and debug logs */
+	const char *libvirt_dir; /* --libvirt-dir or $QMPCTL_LIBVIRT_DIR */
+	const char *run_dir;     /* --run-dir or $QMPCTL_RUN_DIR */
 };
 
 struct qc_cmd {
@@ -38,6 +42,8 @@ struct qc_cmd {
 extern const struct qc_cmd qc_cmd_qmp;
 extern const struct qc_cmd qc_cmd_hmp;
 extern const struct qc_cmd qc_cmd_events;
+extern const struct qc_cmd qc_cmd_list;
+extern const struct qc_cmd qc_cmd_disks;
 
 extern const struct qc_cmd *const qc_commands[];
 const struct qc_cmd *qc_command_find(const char *name);
@@ -46,7 +52,8 @@ const struct qc_cmd *qc_command_find(const char *name);
 #define QC_COMMON_LONGOPTS                                                                                   \
 	{ "socket", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'J' },                        \
 		{ "timeout", required_argument, NULL, 't' }, { "verbose", no_argument, NULL, 'v' },            \
-		{ "help", no_argument, NULL, 'h' }
+		{ "help", no_argument, NULL, 'h' }, { "libvirt-dir", required_argument, NULL, 'L' },          \
+		{ "run-dir", required_argument, NULL, 'R' }
 #define QC_COMMON_SHORTOPTS "s:t:vh"
 
 /* Handles a common option; returns 1 if handled, 0 if not a common option,
@@ -69,6 +76,22 @@ void cli_error(const char *fmt, ...) QC_PRINTF(1, 2);
 int cli_fail(struct qc_error *err); /* prints "qmpctl: [CLASS: ]msg", frees, returns 1 */
 int cli_usage_error(const struct qc_cmd *cmd, const char *fmt, ...) QC_PRINTF(2, 3);
 
+struct disc_opts;
+struct disc_list;
+struct disc_vm;
+/* Discovery options from the context (directories, defaults). */
+void cli_disc_opts(const struct qc_ctx *ctx, struct disc_opts *opts);
+/* Runs discovery and finds VM (name, uuid or pid); prints the error and
+ * returns NULL when there is none.  *list must be freed by the caller. */
+struct disc_vm *cli_find_vm(const struct qc_ctx *ctx, const char *vm, struct disc_list *list);
+/* The QMP address for VM: --socket, a path, or what discovery finds.
+ * Returns a string to free, or NULL after printing why not. */
+char *cli_resolve_vm(const struct qc_ctx *ctx, const char *vm);
+/* The address to use for a discovered VM, or NULL with *errp set. */
+char *cli_vm_address(const struct disc_list *list, const struct disc_vm *vm, struct qc_error **errp);
+/* True when vm names a socket rather than a VM. */
+bool cli_is_address(const char *vm);
+
 /* Takes the VM argument (unless --socket was given) from argv[*optind] and
  * connects.  Returns a READY session or NULL after printing the error. */
 struct qmp_session *cli_open_vm(struct qc_ctx *ctx, const char *vm);
@@ -78,5 +101,18 @@ unsigned cli_timeout(const struct qc_ctx *ctx);
 /* Output. */
 void cli_print_json(const struct qc_ctx *ctx, struct json_object *v);
 void cli_trace(void *opaque, bool outgoing, const char *json);
+
+/* A virsh-style table. */
+struct cli_table {
+	size_t ncols;
+	const char *const *heads;
+	char ***rows;
+	size_t nrows;
+};
+void cli_table_init(struct cli_table *t, size_t ncols, const char *const heads[]);
+/* cells: ncols strings (copied); NULL shows as "-". */
+void cli_table_add(struct cli_table *t, const char *const cells[]);
+void cli_table_print(const struct cli_table *t);
+void cli_table_free(struct cli_table *t);
 
 #endif

@@ -117,4 +117,16 @@ const char *discover_state_name(enum disc_state state); /* "running", "shut off"
  * without '=' is returned for key == NULL ("socket" in "socket,id=x"). */
 char *discover_qemu_opt(const char *opts, const char *key);
 
+/* ---- the live view (discover_live.c): pure functions over QMP replies ---- */
+
+struct json_object;
+
+/* Maps query-status's "status" to a state (running, paused, ...). */
+enum disc_state discover_state_from_qmp(const char *status);
+/* Folds a query-block reply into vm's disks: disks matched by alias, node
+ * name, device or source take the live file, format, node and backing
+ * chain (after external snapshots the live file differs from the XML);
+ * devices nothing matched are added. */
+void discover_apply_query_block(struct disc_vm *vm, struct json_object *blocks);
+
 #endif

@@ -1,0 +1,224 @@
+/*
+ * qmpctl list: every VM discovery finds, like `virsh list --all`.  The
+ * VMs whose monitor can be reached are asked for their state all at once
+ * on the one event loop.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "discover.h"
+#include "qc_buf.h"
+#include "qmpctl.h"
+
+#define PROBE_TIMEOUT_MS 1000u
+
+static const char usage[] =
+	"Usage: qmpctl list [OPTIONS]\n"
+	"\n"
+	"List VMs found in libvirt's domain XML files, libvirt's status files and running\n"
+	"QEMU processes, like 'virsh list'.  The state of a VM whose QMP socket answers\n"
+	"comes from query-status.\n"
+	"\n"
+	"  -a, --all              also list VMs that are shut off\n"
+	"      --json             an array of objects: name, uuid, state, pid, qmp,\n"
+	"                         monitor, sources\n"
+	"      --libvirt-dir DIR  domain XML files (default /etc/libvirt/qemu)\n"
+	"      --run-dir DIR      libvirt status files (default /run/libvirt/qemu)\n"
+	"  -t, --timeout SEC      how long to wait for each monitor (default 1)\n"
+	"  -v, --verbose          print every QMP message on stderr\n"
+	"  -h, --help             show this help\n";
+
+struct probe {
+	struct disc_vm *vm;
+	struct qmp_session *s;
+	int *pending;
+};
+
+static void probe_reply(void *opaque, struct json_object *ret, const struct qc_error *err)
+{
+	struct probe *p = opaque;
+
+	if (ret) {
+		const char *status = json_object_get_string(json_object_object_get(ret, "status"));
+
+		p->vm->state = discover_state_from_qmp(status);
+		free(p->vm->state_detail);
+		p->vm->state_detail = status ? qc_strdup(status) : NULL;
+	} else if (err && err->errnum && !p->vm->pid &&
+		   !(p->vm->sources & (DISC_SRC_PROC | DISC_SRC_STATUS))) {
+		/* Nobody listens on the socket and no process is known. */
+		p->vm->state = DISC_STATE_SHUTOFF;
+	} else if (p->vm->state == DISC_STATE_UNKNOWN && qmp_session_greeting(p->s) == NULL && err && !err->errnum) {
+		/* Connected but no greeting: a QEMU is there, busy with
+		 * another client.  Running or paused, we cannot tell. */
+		p->vm->state = DISC_STATE_RUNNING;
+	}
+	(*p->pending)--;
+}
+
+/* Asks every reachable VM for its state, concurrently. */
+static void cli_probe_states(struct qc_ctx *ctx, struct disc_list *list)
+{
+	struct probe *probes = qc_calloc(list->n ? list->n : 1, sizeof(*probes));
+	struct qmp_session_opts opts = { 0 };
+	int pending = 0;
+
+	opts.greeting_timeout_ms = opts.command_timeout_ms = ctx->timeout_ms ? ctx->timeout_ms : PROBE_TIMEOUT_MS;
+	for (size_t i = 0; i < list->n; i++) {
+		struct disc_vm *vm = &list->vms[i];
+		struct qc_error *err = NULL;
+		char *addr;
+
+		if (vm->state == DISC_STATE_SHUTOFF && !vm->qmp)
+			continue;
+		addr = cli_vm_address(list, vm, &err);
+		qc_error_free(err);
+		if (!addr)
+			continue;
+		probes[i].vm = vm;
+		probes[i].pending = &pending;
+		probes[i].s = qmp_session_new(ctx->base, &opts);
+		if (ctx->verbose)
+			qmp_session_set_trace(probes[i].s, cli_trace, NULL);
+		if (qmp_session_connect(probes[i].s, addr, &err) < 0) {
+			if (err->errnum && !vm->pid && !(vm->sources & (DISC_SRC_PROC | DISC_SRC_STATUS)))
+				vm->state = DISC_STATE_SHUTOFF;
+			qc_error_free(err);
+		} else if (qmp_session_execute(probes[i].s, "query-status", NULL, 0, NULL, 0, 0, probe_reply,
+					       &probes[i], NULL)) {
+			pending++;
+		}
+		free(addr);
+	}
+	while (pending > 0 && event_base_loop(ctx->base, EVLOOP_ONCE) == 0)
+		;
+	for (size_t i = 0; i < list->n; i++)
+		qmp_session_free(probes[i].s);
+	free(probes);
+	/* A live process we could not ask is at least not shut off. */
+	for (size_t i = 0; i < list->n; i++)
+		if (list->vms[i].state == DISC_STATE_UNKNOWN && list->vms[i].pid)
+			list->vms[i].state = DISC_STATE_RUNNING;
+}
+
+static struct json_object *str_or_null(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+static struct json_object *vm_json(const struct disc_vm *vm)
+{
+	static const char *const names[] = { "xml", "status", "process", "socket" };
+	struct json_object *o = json_object_new_object(), *src = json_object_new_array();
+
+	json_object_object_add(o, "name", str_or_null(vm->name));
+	json_object_object_add(o, "uuid", str_or_null(vm->uuid));
+	json_object_object_add(o, "state", json_object_new_string(discover_state_name(vm->state)));
+	json_object_object_add(o, "pid", vm->pid ? json_object_new_int64(vm->pid) : NULL);
+	json_object_object_add(o, "qmp", str_or_null(vm->qmp));
+	json_object_object_add(o, "monitor", str_or_null(vm->monitor));
+	for (size_t i = 0; i < 4; i++)
+		if (vm->sources & (1u << i))
+			json_object_array_add(src, json_object_new_string(names[i]));
+	json_object_object_add(o, "sources", src);
+	return o;
+}
+
+struct list_opts {
+	bool all;
+};
+
+static int own_opt(void *opaque, int opt, const char *arg)
+{
+	struct list_opts *o = opaque;
+
+	(void)arg;
+	if (opt != 'a')
+		return 1;
+	o->all = true;
+	return 0;
+}
+
+static int exec_list(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		QC_COMMON_LONGOPTS,
+		{ "all", no_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *const heads[] = { "Id", "Name", "State", "QMP" };
+	struct list_opts o = { 0 };
+	struct disc_opts dopts;
+	struct disc_list list = { 0 };
+	struct qc_error *err = NULL;
+	struct json_object *arr;
+	struct cli_table t;
+	int rc;
+
+	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS "a", longopts, own_opt, &o);
+	if (rc >= 0)
+		return rc;
+	if (optind < argc)
+		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	cli_disc_opts(ctx, &dopts);
+	if (discover_scan(&dopts, &list, &err) < 0)
+		return cli_fail(err);
+	if (ctx->socket) {
+		/* An explicit socket is a VM of its own unless a known one has it. */
+		struct disc_vm *vm = NULL;
+
+		for (size_t i = 0; i < list.n && !vm; i++)
+			if (list.vms[i].qmp && !strcmp(list.vms[i].qmp, ctx->socket))
+				vm = &list.vms[i];
+		if (!vm) {
+			list.vms = qc_realloc(list.vms, (list.n + 1) * sizeof(*list.vms));
+			vm = &list.vms[list.n++];
+			memset(vm, 0, sizeof(*vm));
+			vm->qmp = qc_strdup(ctx->socket);
+		}
+		vm->sources |= DISC_SRC_SOCKET;
+	}
+	for (size_t i = 0; i < list.n_warnings; i++)
+		cli_error("warning: %s", list.warnings[i]);
+	cli_probe_states(ctx, &list);
+
+	arr = json_object_new_array();
+	cli_table_init(&t, 4, heads);
+	for (size_t i = 0; i < list.n; i++) {
+		const struct disc_vm *vm = &list.vms[i];
+		char id[24];
+
+		if (!o.all && (vm->state == DISC_STATE_SHUTOFF || vm->state == DISC_STATE_UNKNOWN))
+			continue;
+		if (ctx->json) {
+			json_object_array_add(arr, vm_json(vm));
+			continue;
+		}
+		snprintf(id, sizeof(id), "%d", (int)vm->pid);
+		const char *cells[] = { vm->pid ? id : "-", vm->name,
+					vm->state == DISC_STATE_OTHER && vm->state_detail ? vm->state_detail
+											  : discover_state_name(vm->state),
+					vm->qmp ? vm->qmp : vm->monitor };
+
+		cli_table_add(&t, cells);
+	}
+	if (ctx->json)
+		cli_print_json(ctx, arr);
+	else
+		cli_table_print(&t);
+	cli_table_free(&t);
+	json_object_put(arr);
+	discover_list_free(&list);
+	return 0;
+}
+
+const struct qc_cmd qc_cmd_list = {
+	.name = "list",
+	.summary = "list VMs (libvirt XML, status files, running QEMUs)",
+	.usage = usage,
+	.exec = exec_list,
+};
