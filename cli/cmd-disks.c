@@ -29,28 +29,23 @@ static const char usage[] =
 	"  -v, --verbose          print every QMP message on stderr\n"
 	"  -h, --help             show this help\n";
 
-static struct json_object *str_or_null(const char *s)
-{
-	return s ? json_object_new_string(s) : NULL;
-}
-
 static struct json_object *disk_json(const struct disc_disk *d)
 {
 	struct json_object *o = json_object_new_object(), *chain = json_object_new_array();
 
-	json_object_object_add(o, "target", str_or_null(d->target));
-	json_object_object_add(o, "device", str_or_null(d->device));
-	json_object_object_add(o, "type", str_or_null(d->type));
-	json_object_object_add(o, "format", str_or_null(d->format));
-	json_object_object_add(o, "source", str_or_null(d->source));
+	json_object_object_add(o, "target", cli_json_str(d->target));
+	json_object_object_add(o, "device", cli_json_str(d->device));
+	json_object_object_add(o, "type", cli_json_str(d->type));
+	json_object_object_add(o, "format", cli_json_str(d->format));
+	json_object_object_add(o, "source", cli_json_str(d->source));
 	json_object_object_add(o, "readonly", json_object_new_boolean(d->readonly));
-	json_object_object_add(o, "node", str_or_null(d->node));
+	json_object_object_add(o, "node", cli_json_str(d->node));
 	for (size_t i = 0; i < d->n_backing; i++) {
 		struct json_object *b = json_object_new_object();
 
-		json_object_object_add(b, "type", str_or_null(d->backing[i].type));
-		json_object_object_add(b, "format", str_or_null(d->backing[i].format));
-		json_object_object_add(b, "source", str_or_null(d->backing[i].source));
+		json_object_object_add(b, "type", cli_json_str(d->backing[i].type));
+		json_object_object_add(b, "format", cli_json_str(d->backing[i].format));
+		json_object_object_add(b, "source", cli_json_str(d->backing[i].source));
 		json_object_array_add(chain, b);
 	}
 	json_object_object_add(o, "backing", chain);
@@ -113,9 +108,6 @@ static int exec_disks(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, ch
 			discover_list_free(&list);
 			return 1;
 		}
-		/* A VM with nothing to show because its file is broken: say so. */
-		for (size_t i = 0; i < list.n_warnings; i++)
-			cli_error("warning: %s", list.warnings[i]);
 		addr = cli_vm_address(&list, vm, &err);
 		qc_error_free(err);
 		err = NULL;

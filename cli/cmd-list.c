@@ -105,22 +105,17 @@ static void cli_probe_states(struct qc_ctx *ctx, struct disc_list *list)
 			list->vms[i].state = DISC_STATE_RUNNING;
 }
 
-static struct json_object *str_or_null(const char *s)
-{
-	return s ? json_object_new_string(s) : NULL;
-}
-
 static struct json_object *vm_json(const struct disc_vm *vm)
 {
 	static const char *const names[] = { "xml", "status", "process", "socket" };
 	struct json_object *o = json_object_new_object(), *src = json_object_new_array();
 
-	json_object_object_add(o, "name", str_or_null(vm->name));
-	json_object_object_add(o, "uuid", str_or_null(vm->uuid));
+	json_object_object_add(o, "name", cli_json_str(vm->name));
+	json_object_object_add(o, "uuid", cli_json_str(vm->uuid));
 	json_object_object_add(o, "state", json_object_new_string(discover_state_name(vm->state)));
 	json_object_object_add(o, "pid", vm->pid ? json_object_new_int64(vm->pid) : NULL);
-	json_object_object_add(o, "qmp", str_or_null(vm->qmp));
-	json_object_object_add(o, "monitor", str_or_null(vm->monitor));
+	json_object_object_add(o, "qmp", cli_json_str(vm->qmp));
+	json_object_object_add(o, "monitor", cli_json_str(vm->monitor));
 	for (size_t i = 0; i < 4; i++)
 		if (vm->sources & (1u << i))
 			json_object_array_add(src, json_object_new_string(names[i]));

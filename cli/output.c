@@ -68,6 +68,11 @@ void cli_print_json(const struct qc_ctx *ctx, struct json_object *v)
 	puts(json_object_to_json_string_ext(v, flags));
 }
 
+struct json_object *cli_json_str(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
 void cli_trace(void *opaque, bool outgoing, const char *json)
 {
 	struct timeval tv;

@@ -101,6 +101,8 @@ unsigned cli_timeout(const struct qc_ctx *ctx);
 /* Output. */
 void cli_print_json(const struct qc_ctx *ctx, struct json_object *v);
 void cli_trace(void *opaque, bool outgoing, const char *json);
+/* A JSON string, or JSON null for NULL. */
+struct json_object *cli_json_str(const char *s);
 
 /* A virsh-style table. */
 struct cli_table {
