@@ -203,7 +203,8 @@ static struct img *open_one(const char *path, const char *fmt, unsigned flags, s
 		want = img_qcow2_probe(probe, probe_len) ? IMG_FMT_QCOW2 : IMG_FMT_RAW;
 	img->fmt = want;
 	if (want == IMG_FMT_RAW) {
-		img->size = img->io.size;
+		/* QEMU counts whole 512-byte sectors; the tail reads as zeros. */
+		img->size = (img->io.size + 511) & ~511ull;
 		return img;
 	}
 
