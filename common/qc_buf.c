@@ -40,7 +40,10 @@ char *qc_strdup(const char *s)
 
 char *qc_strndup(const char *s, size_t n)
 {
-	char *d = qc_malloc(n + 1);
+	char *d;
+
+	n = strnlen(s, n);
+	d = qc_malloc(n + 1);
 
 	memcpy(d, s, n);
 	d[n] = '\0';

@@ -20,10 +20,8 @@ static int add_stream(posix_spawn_file_actions_t *fa, int fd, int target, int fl
 		return 0;
 	if (fd < 0)
 		return posix_spawn_file_actions_addopen(fa, target, "/dev/null", flags, 0);
-	if (fd == target) {
-		/* dup2 onto itself would keep FD_CLOEXEC; go through a copy. */
-		return 0;
-	}
+	/* With fd == target, glibc (since 2.29, as POSIX now asks) clears
+	 * FD_CLOEXEC so the child keeps it. */
 	return posix_spawn_file_actions_adddup2(fa, fd, target);
 }
 

@@ -75,11 +75,10 @@ static int add_dotted(struct json_object *obj, const char *key, struct json_obje
 			free(part);
 			goto bad_key;
 		}
-		next = json_object_object_get(cur, part);
-		if (!next) {
+		if (!json_object_object_get_ex(cur, part, &next)) {
 			next = json_object_new_object();
 			json_object_object_add(cur, part, next);
-		} else if (!json_object_is_type(next, json_type_object)) {
+		} else if (!next || !json_object_is_type(next, json_type_object)) {
 			qc_error_set(errp, "conflicting arguments: '%s' is already a value, not an object", part);
 			free(part);
 			json_object_put(value);
@@ -226,6 +225,10 @@ int qmp_args_parse_line(const char *line, char **cmd, struct json_object **args,
 	*args = NULL;
 	while (isspace((unsigned char)*p))
 		p++;
+	if (*p == '[') {
+		qc_error_set(errp, "a JSON command must be an object with \"execute\": %s", p);
+		return -1;
+	}
 	if (*p == '{') {
 		struct json_object *obj = parse_object(p, errp), *ex, *a;
 

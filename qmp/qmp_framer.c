@@ -32,6 +32,7 @@ struct qmp_framer {
 	size_t partial; /* bytes of the current message seen so far */
 	size_t offset;  /* bytes of the stream consumed so far */
 	bool failed;
+	bool in_str, esc; /* lexical state at the end of what json-c has seen */
 };
 
 struct qmp_framer *qmp_framer_new(size_t max_message)
@@ -60,6 +61,7 @@ void qmp_framer_reset(struct qmp_framer *f)
 	json_tokener_reset(f->tok);
 	f->partial = 0;
 	f->failed = false;
+	f->in_str = f->esc = false;
 }
 
 size_t qmp_framer_partial(const struct qmp_framer *f)
@@ -70,6 +72,38 @@ size_t qmp_framer_partial(const struct qmp_framer *f)
 static inline bool is_ws(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Finds the first byte json-c must not be shown: a NUL anywhere, or a
+ * single quote outside a string (json-c takes single-quoted keys even in
+ * strict mode).  Returns its index, or len; *in_str and *esc become the
+ * lexical state after the bytes before it. */
+static size_t scan(const char *d, size_t len, bool *in_str, bool *esc)
+{
+	bool s = *in_str, e = *esc;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		char c = d[i];
+
+		if (c == '\0')
+			break;
+		if (s) {
+			if (e)
+				e = false;
+			else if (c == '\\')
+				e = true;
+			else if (c == '"')
+				s = false;
+		} else if (c == '"') {
+			s = true;
+		} else if (c == '\'') {
+			break;
+		}
+	}
+	*in_str = s;
+	*esc = e;
+	return i;
 }
 
 /* Names the bad bytes: a window around pos within data[0..len). */
@@ -99,8 +133,8 @@ int qmp_framer_feed(struct qmp_framer *f, const char *data, size_t len, qmp_fram
 	while (off < len) {
 		struct json_object *obj;
 		enum json_tokener_error jerr;
-		const char *nul;
-		size_t chunk, used;
+		size_t chunk, used, stop;
+		bool in_str, esc;
 		char msg[160];
 
 		if (f->partial == 0) {
@@ -112,13 +146,14 @@ int qmp_framer_feed(struct qmp_framer *f, const char *data, size_t len, qmp_fram
 				return bad_input(f, "expected a JSON object", data, len, off, errp);
 		}
 		chunk = len - off;
-		nul = memchr(data + off, '\0', chunk);
-		if (nul)
-			chunk = (size_t)(nul - (data + off));
 		if (chunk > f->max - f->partial)
 			chunk = f->max - f->partial;
 		if (chunk > INT_MAX)
 			chunk = INT_MAX;
+		in_str = f->in_str;
+		esc = f->esc;
+		stop = scan(data + off, chunk, &in_str, &esc);
+		chunk = stop;
 		obj = json_tokener_parse_ex(f->tok, data + off, (int)chunk);
 		jerr = json_tokener_get_error(f->tok);
 		used = json_tokener_get_parse_end(f->tok);
@@ -128,6 +163,7 @@ int qmp_framer_feed(struct qmp_framer *f, const char *data, size_t len, qmp_fram
 			len -= off + used;
 			off = 0;
 			f->partial = 0;
+			f->in_str = f->esc = false;
 			json_tokener_reset(f->tok);
 			if (!json_object_is_type(obj, json_type_object)) {
 				json_object_put(obj);
@@ -145,13 +181,17 @@ int qmp_framer_feed(struct qmp_framer *f, const char *data, size_t len, qmp_fram
 			return bad_input(f, msg, data, len, off + used, errp);
 		}
 		f->partial += chunk;
+		f->in_str = in_str;
+		f->esc = esc;
 		off += chunk;
+		if (off < len && data[off] == '\0')
+			return bad_input(f, "NUL byte inside a JSON message", data, len, off, errp);
+		if (off < len && data[off] == '\'')
+			return bad_input(f, "malformed JSON (single quotes are not JSON)", data, len, off, errp);
 		if (f->partial >= f->max) {
 			snprintf(msg, sizeof(msg), "message larger than the limit of %zu bytes", f->max);
 			return bad_input(f, msg, data, len, off > 0 ? off - 1 : 0, errp);
 		}
-		if (nul && off < len && data[off] == '\0')
-			return bad_input(f, "NUL byte inside a JSON message", data, len, off, errp);
 	}
 	f->offset += len;
 	return 0;

@@ -546,7 +546,8 @@ static void on_cmd_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	enter(s);
-	qc_error_set(&err, "no reply from QEMU at %s to '%s' within %g s", s->peer, c->name, c->timeout_ms / 1000.0);
+	qc_error_set(&err, "timed out after %g s waiting for QEMU at %s to answer '%s'", c->timeout_ms / 1000.0,
+		     s->peer, c->name);
 	if (c->on_wire) {
 		/* Stays on the wire list without a callback: the late reply
 		 * is recognised and dropped. */

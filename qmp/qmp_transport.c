@@ -77,6 +77,13 @@ static void transport_release(struct qmp_transport *t)
 		t->retry_ev = NULL;
 	}
 	if (t->bev) {
+		/* libevent closes the fd only when the loop next runs; end the
+		 * connection now so QEMU's monitor is free for its next client
+		 * even if the caller never runs the loop again. */
+		int fd = bufferevent_getfd(t->bev);
+
+		if (fd >= 0)
+			shutdown(fd, SHUT_RDWR);
 		bufferevent_free(t->bev); /* closes the fd (BEV_OPT_CLOSE_ON_FREE) */
 		t->bev = NULL;
 	} else if (t->fd >= 0) {
