@@ -2,13 +2,17 @@
  * qmpctl image: the native disk image engine's verb, with subcommands
  * info, create, convert and snapshot, each parsing its own options.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "img.h"
+#include "img_create.h"
 #include "img_info.h"
 #include "qc_buf.h"
 #include "qmpctl.h"
@@ -131,6 +135,190 @@ static int image_info(struct qc_ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
+
+/* ---- create ---------------------------------------------------------------- */
+
+static const char create_usage[] =
+	"Usage: qmpctl image create [-f raw|qcow2] [-o OPTIONS] [-b BACKING -F FMT] [--overwrite] FILE [SIZE]\n"
+	"\n"
+	"Create a new image.  SIZE takes k, M, G, T suffixes (powers of 1024); with a\n"
+	"backing file it defaults to the backing image's size.  An existing FILE is\n"
+	"never replaced unless you confirm (on a terminal) or give --overwrite.\n"
+	"\n"
+	"  -f, --format FMT      raw (default) or qcow2\n"
+	"  -o, --options OPTS    comma-separated key=value, as qemu-img:\n"
+	"                          compat=0.10|1.1  cluster_size=SIZE  refcount_bits=1..64\n"
+	"                          preallocation=off|metadata|falloc|full (raw: off|falloc|full)\n"
+	"                          lazy_refcounts=on|off  extended_l2=on|off\n"
+	"                          compression_type=zlib|zstd  backing_file=F  backing_fmt=FMT\n"
+	"  -b, --backing FILE    backing file (relative names are relative to FILE's directory)\n"
+	"  -F, --backing-format FMT  the backing file's format (required with -b)\n"
+	"      --overwrite       replace FILE if it exists\n"
+	"  -h, --help            show this help\n"
+	"\n"
+	"Exit status: 0 on success, 1 on failure, 2 on bad usage.\n";
+
+static const struct qc_cmd image_create_cmd = { "image create", "", create_usage, NULL };
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* Ctrl-C and kill stop a long write cleanly: the library sees the flag,
+ * fails, and removes its temporary file. */
+static void catch_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+/* True when the user agrees to replace path (asked only on a terminal). */
+static bool confirm_overwrite(const char *path)
+{
+	char answer[16];
+
+	if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+		return false;
+	fprintf(stderr, "qmpctl: '%s' exists; overwrite it? [y/N] ", path);
+	fflush(stderr);
+	if (!fgets(answer, sizeof(answer), stdin))
+		return false;
+	return answer[0] == 'y' || answer[0] == 'Y';
+}
+
+/* Refuses (or asks) before anything touches an existing target. */
+static int check_target(const char *path, bool *overwrite)
+{
+	struct stat st;
+
+	if (*overwrite || lstat(path, &st) < 0)
+		return 0;
+	if (confirm_overwrite(path)) {
+		*overwrite = true;
+		return 0;
+	}
+	cli_error("%s: file exists; not replacing it (give --overwrite to replace it)", path);
+	return 1;
+}
+
+struct create_args {
+	const char *fmt;
+	const char *options[16];
+	int noptions;
+	const char *backing, *backing_fmt;
+	bool overwrite;
+	bool compress, progress;
+	const char *src_fmt;
+};
+
+enum { OPT_OVERWRITE = 1100 };
+
+static int create_opt(void *opaque, int opt, const char *arg)
+{
+	struct create_args *a = opaque;
+
+	switch (opt) {
+	case 'f':
+		a->fmt = arg;
+		return 0;
+	case 'o':
+		if (a->noptions == (int)(sizeof(a->options) / sizeof(a->options[0]))) {
+			cli_error("too many -o options");
+			return -1;
+		}
+		a->options[a->noptions++] = arg;
+		return 0;
+	case 'b':
+		a->backing = arg;
+		return 0;
+	case 'F':
+		a->backing_fmt = arg;
+		return 0;
+	case OPT_OVERWRITE:
+		a->overwrite = true;
+		return 0;
+	}
+	return 1;
+}
+
+static int image_create(struct qc_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "options", required_argument, NULL, 'o' },
+		{ "backing", required_argument, NULL, 'b' },
+		{ "backing-format", required_argument, NULL, 'F' },
+		{ "overwrite", no_argument, NULL, OPT_OVERWRITE },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct create_args a = { .fmt = "raw" };
+	struct img_create_opts o;
+	struct qc_error *err = NULL;
+	enum img_format fmt;
+	const char *path;
+	int rc;
+
+	rc = cli_parse_opts(ctx, &image_create_cmd, argc, argv, "f:o:b:F:vh", longopts, create_opt, &a);
+	if (rc >= 0)
+		return rc;
+	if (optind >= argc)
+		return cli_usage_error(&image_create_cmd, "no FILE given");
+	if (argc - optind > 2)
+		return cli_usage_error(&image_create_cmd, "too many arguments");
+	if (img_format_parse(a.fmt, &fmt, &err) < 0) {
+		cli_error("%s", err->msg);
+		qc_error_free(err);
+		return EXIT_USAGE;
+	}
+	path = argv[optind];
+	img_create_opts_init(&o, fmt);
+	for (int i = 0; i < a.noptions; i++) {
+		if (img_create_parse_options(&o, a.options[i], &err) < 0) {
+			img_create_opts_free(&o);
+			cli_error("%s", err->msg);
+			qc_error_free(err);
+			return EXIT_USAGE;
+		}
+	}
+	if (a.backing) {
+		free(o.backing_file);
+		o.backing_file = qc_strdup(a.backing);
+	}
+	if (a.backing_fmt) {
+		free(o.backing_fmt);
+		o.backing_fmt = qc_strdup(a.backing_fmt);
+	}
+	if (optind + 1 < argc) {
+		if (img_parse_size(argv[optind + 1], &o.size, &err) < 0) {
+			img_create_opts_free(&o);
+			cli_error("%s", err->msg);
+			qc_error_free(err);
+			return EXIT_USAGE;
+		}
+		o.has_size = true;
+	}
+	o.overwrite = a.overwrite;
+	if (check_target(path, &o.overwrite)) {
+		img_create_opts_free(&o);
+		return 1;
+	}
+	catch_signals();
+	o.cancel = &interrupted;
+	rc = img_create(path, &o, &err);
+	img_create_opts_free(&o);
+	return rc < 0 ? cli_fail(err) : 0;
+}
+
 /* ---- the verb -------------------------------------------------------------- */
 
 static const struct {
@@ -138,6 +326,7 @@ static const struct {
 	int (*fn)(struct qc_ctx *ctx, int argc, char **argv);
 } subcommands[] = {
 	{ "info", image_info },
+	{ "create", image_create },
 };
 
 static int image_exec(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv)

@@ -1,0 +1,392 @@
+/*
+ * Unit tests for the image engine's pure parts: qcow2 header validation on
+ * images built in memory, the L1/L2 walk, QEMU's size strings, backing name
+ * resolution and QEMU-style JSON text.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "img.h"
+#include "img_be.h"
+#include "img_info.h"
+#include "img_qcow2.h"
+#include "img_qcow2_format.h"
+
+#define CL 512u
+#define NCL 16u
+
+/* A version 3 image with 512-byte clusters and 1 MiB of guest space:
+ * cluster 0 header, 1 refcount table, 2 L1 (32 entries), 3 L2 table,
+ * 4.. data. */
+static uint8_t img[NCL * CL];
+
+static void build(void)
+{
+	memset(img, 0, sizeof(img));
+	img_put_be32(img + QCOW2_HDR_MAGIC, QCOW2_MAGIC);
+	img_put_be32(img + QCOW2_HDR_VERSION, 3);
+	img_put_be32(img + QCOW2_HDR_CLUSTER_BITS, 9);
+	img_put_be64(img + QCOW2_HDR_SIZE, 1u << 20);
+	img_put_be32(img + QCOW2_HDR_L1_SIZE, 32);
+	img_put_be64(img + QCOW2_HDR_L1_OFFSET, 2 * CL);
+	img_put_be64(img + QCOW2_HDR_REFTABLE_OFFSET, CL);
+	img_put_be32(img + QCOW2_HDR_REFTABLE_CLUSTERS, 1);
+	img_put_be32(img + QCOW2_HDR_REFCOUNT_ORDER, 4);
+	img_put_be32(img + QCOW2_HDR_HEADER_LENGTH, QCOW2_HDR_V3_LENGTH);
+	/* L1[0] -> L2 at cluster 3 */
+	img_put_be64(img + 2 * CL, QCOW2_OFLAG_COPIED | 3 * CL);
+}
+
+static struct img_io io = { .fd = -1, .mem = img, .size = sizeof(img) };
+
+static struct img_qcow2 *open_ok(void)
+{
+	struct qc_error *err = NULL;
+	struct img_qcow2 *q = img_qcow2_open(&io, &err);
+
+	if (!q)
+		fail_msg("open failed: %s", err->msg);
+	return q;
+}
+
+static void expect_error(const char *needle)
+{
+	struct qc_error *err = NULL;
+	struct img_qcow2 *q = img_qcow2_open(&io, &err);
+
+	assert_null(q);
+	assert_non_null(err);
+	if (!strstr(err->msg, needle))
+		fail_msg("error '%s' lacks '%s'", err->msg, needle);
+	qc_error_free(err);
+}
+
+static void test_valid_header(void **state)
+{
+	struct img_qcow2 *q;
+
+	(void)state;
+	build();
+	q = open_ok();
+	assert_int_equal(q->version, 3);
+	assert_int_equal(q->cluster_size, CL);
+	assert_int_equal(q->size, 1u << 20);
+	assert_int_equal(q->l2_entries, CL / 8);
+	assert_null(q->backing_file);
+	assert_int_equal(q->nb_snapshots, 0);
+	img_qcow2_free(q);
+}
+
+static void test_hostile_headers(void **state)
+{
+	(void)state;
+	build();
+	img_put_be32(img + QCOW2_HDR_MAGIC, 0x12345678);
+	expect_error("bad magic");
+	build();
+	img_put_be32(img + QCOW2_HDR_VERSION, 1);
+	expect_error("version 1");
+	build();
+	img_put_be32(img + QCOW2_HDR_CLUSTER_BITS, 8);
+	expect_error("cluster size 2^8");
+	build();
+	img_put_be32(img + QCOW2_HDR_CLUSTER_BITS, 0xffffffff);
+	expect_error("cluster size");
+	build();
+	img_put_be32(img + QCOW2_HDR_L1_SIZE, 0xffffffff);
+	expect_error("too large");
+	build();
+	img_put_be32(img + QCOW2_HDR_L1_SIZE, 31);
+	expect_error("too small");
+	build();
+	img_put_be64(img + QCOW2_HDR_L1_OFFSET, 100 * CL);
+	expect_error("past the end of the file");
+	build();
+	img_put_be64(img + QCOW2_HDR_SIZE, UINT64_MAX);
+	expect_error("too large");
+	build();
+	img_put_be32(img + QCOW2_HDR_NB_SNAPSHOTS, 65536);
+	img_put_be64(img + QCOW2_HDR_SNAPSHOTS_OFFSET, 4 * CL);
+	expect_error("snapshot table of 65536 entries");
+	build();
+	img_put_be32(img + QCOW2_HDR_NB_SNAPSHOTS, 0x7fffffff);
+	expect_error("at most 65536");
+	build();
+	img_put_be64(img + QCOW2_HDR_BACKING_OFFSET, 200);
+	img_put_be32(img + QCOW2_HDR_BACKING_SIZE, 4000);
+	expect_error("backing file name is 4000 bytes");
+	build();
+	img_put_be32(img + QCOW2_HDR_HEADER_LENGTH, 100);
+	expect_error("header length 100");
+	build();
+	img_put_be32(img + QCOW2_HDR_HEADER_LENGTH, 4096);
+	expect_error("exceeds the cluster size");
+	build();
+	img_put_be64(img + QCOW2_HDR_INCOMPAT, 1ull << 40);
+	expect_error("bit 40");
+	build();
+	img_put_be32(img + QCOW2_HDR_REFTABLE_CLUSTERS, 0);
+	expect_error("no refcount table");
+	build();
+	/* an extension whose length runs past the header cluster */
+	img_put_be32(img + QCOW2_HDR_V3_LENGTH, QCOW2_EXT_BACKING_FORMAT);
+	img_put_be32(img + QCOW2_HDR_V3_LENGTH + 4, 10000);
+	expect_error("past the header area");
+	build();
+	img_put_be32(img + QCOW2_HDR_V3_LENGTH, QCOW2_EXT_BACKING_FORMAT);
+	img_put_be32(img + QCOW2_HDR_V3_LENGTH + 4, 40);
+	expect_error("backing format name is 40 bytes");
+	build();
+	img_put_be32(img + QCOW2_HDR_V3_LENGTH, QCOW2_EXT_BITMAPS);
+	img_put_be32(img + QCOW2_HDR_V3_LENGTH + 4, 23);
+	expect_error("bitmaps extension has length 23");
+}
+
+static void test_feature_names_and_strings(void **state)
+{
+	uint8_t *e = img + QCOW2_HDR_V3_LENGTH;
+	struct img_qcow2 *q;
+
+	(void)state;
+	build();
+	img_put_be32(e, QCOW2_EXT_FEATURE_TABLE);
+	img_put_be32(e + 4, QCOW2_FEATURE_ENTRY_SIZE);
+	e[8] = QCOW2_FEATURE_TYPE_INCOMPAT;
+	e[9] = 33;
+	memcpy(e + 10, "time travel", 11);
+	img_put_be32(e + 56, QCOW2_EXT_BACKING_FORMAT);
+	img_put_be32(e + 60, 5);
+	memcpy(e + 64, "qcow2", 5);
+	/* backing file name right after the extensions' end marker */
+	img_put_be64(img + QCOW2_HDR_BACKING_OFFSET, 300);
+	img_put_be32(img + QCOW2_HDR_BACKING_SIZE, 7);
+	memcpy(img + 300, "b.qcow2", 7);
+	q = open_ok();
+	assert_string_equal(q->backing_file, "b.qcow2");
+	assert_string_equal(q->backing_format, "qcow2");
+	assert_int_equal(q->nb_features, 1);
+	img_qcow2_free(q);
+	img_put_be64(img + QCOW2_HDR_INCOMPAT, (1ull << 33) | (1ull << 34));
+	expect_error("unsupported incompatible features: \"time travel\" (bit 33), bit 34");
+}
+
+static void put_snapshot(uint8_t *p, const char *id, const char *name, uint32_t extra)
+{
+	img_put_be64(p + QCOW2_SN_L1_OFFSET, 2 * CL);
+	img_put_be32(p + QCOW2_SN_L1_SIZE, 32);
+	img_put_be16(p + QCOW2_SN_ID_LEN, (uint16_t)strlen(id));
+	img_put_be16(p + QCOW2_SN_NAME_LEN, (uint16_t)strlen(name));
+	img_put_be32(p + QCOW2_SN_DATE_SEC, 1700000000);
+	img_put_be64(p + QCOW2_SN_VM_CLOCK, 3723004000000ull);
+	img_put_be32(p + QCOW2_SN_VM_STATE_SIZE, 1234);
+	img_put_be32(p + QCOW2_SN_EXTRA_SIZE, extra);
+	if (extra >= 24) {
+		img_put_be64(p + QCOW2_SN_HEADER, 5000000000ull);
+		img_put_be64(p + QCOW2_SN_HEADER + 8, 1u << 20);
+		img_put_be64(p + QCOW2_SN_HEADER + 16, UINT64_MAX);
+	}
+	memcpy(p + QCOW2_SN_HEADER + extra, id, strlen(id));
+	memcpy(p + QCOW2_SN_HEADER + extra + strlen(id), name, strlen(name));
+}
+
+static void test_snapshot_table(void **state)
+{
+	uint8_t *t = img + 8 * CL;
+	struct img_qcow2 *q;
+	struct json_object *list;
+	struct qc_buf out = { 0 };
+
+	(void)state;
+	build();
+	img_put_be32(img + QCOW2_HDR_NB_SNAPSHOTS, 2);
+	img_put_be64(img + QCOW2_HDR_SNAPSHOTS_OFFSET, 8 * CL);
+	put_snapshot(t, "1", "first", 24);
+	put_snapshot(t + 72, "2", "second", 0); /* 40 + 0 + 1 + 6 = 47 -> 48; first is 40+24+1+5=70 -> 72 */
+	q = open_ok();
+	assert_int_equal(q->nb_snapshots, 2);
+	assert_string_equal(q->snapshots[0].name, "first");
+	assert_int_equal(q->snapshots[0].vm_state_size, 5000000000ull); /* the 64-bit field wins */
+	assert_true(q->snapshots[0].has_disk_size);
+	assert_false(q->snapshots[0].has_icount);
+	assert_int_equal(q->snapshots[1].vm_state_size, 1234);
+	assert_string_equal(q->snapshots[1].id, "2");
+	assert_int_equal(q->snapshots_size, 72 + 48);
+	img_qcow2_free(q);
+
+	list = json_tokener_parse("[{\"id\": \"1\", \"name\": \"first\", \"vm-state-size\": 0, \"date-sec\": 0,"
+				  " \"date-nsec\": 0, \"vm-clock-sec\": 3723, \"vm-clock-nsec\": 4000000,"
+				  " \"icount\": 17}]");
+	setenv("TZ", "UTC", 1);
+	img_info_snapshot_table(&out, list);
+	assert_string_equal(qc_buf_str(&out),
+			    "ID        TAG               VM SIZE                DATE     VM CLOCK     ICOUNT\n"
+			    "1         first                 0 B 1970-01-01 00:00:00 01:02:03.004         17\n");
+	qc_buf_free(&out);
+	json_object_put(list);
+
+	/* an entry claiming more extra data than allowed */
+	img_put_be32(t + QCOW2_SN_EXTRA_SIZE, 5000);
+	expect_error("extra data");
+	/* a table running past the end of the file */
+	build();
+	img_put_be32(img + QCOW2_HDR_NB_SNAPSHOTS, 1);
+	img_put_be64(img + QCOW2_HDR_SNAPSHOTS_OFFSET, (NCL - 1) * CL);
+	put_snapshot(img + (NCL - 1) * CL, "1", "x", 0);
+	img_put_be16(img + (NCL - 1) * CL + QCOW2_SN_NAME_LEN, 60000);
+	expect_error("past the end of the file");
+}
+
+static void test_map(void **state)
+{
+	uint8_t *l2 = img + 3 * CL;
+	struct qc_error *err = NULL;
+	struct img_qcow2_extent e;
+	struct img_qcow2 *q;
+
+	(void)state;
+	build();
+	img_put_be64(l2 + 0 * 8, QCOW2_OFLAG_COPIED | 4 * CL); /* guest 0 -> host 4, 5 contiguous */
+	img_put_be64(l2 + 1 * 8, QCOW2_OFLAG_COPIED | 5 * CL);
+	img_put_be64(l2 + 2 * 8, QCOW2_OFLAG_COPIED | 9 * CL); /* not contiguous */
+	img_put_be64(l2 + 3 * 8, QCOW2_OFLAG_ZERO);
+	img_put_be64(l2 + 4 * 8, QCOW2_OFLAG_ZERO | 7 * CL); /* preallocated zero */
+	/* 5 is unallocated; 6 compressed at 6*CL+16, 2 sectors */
+	img_put_be64(l2 + 6 * 8, QCOW2_OFLAG_COMPRESSED | (1ull << (62 - 1)) | (6 * CL + 16));
+	img_put_be64(l2 + 7 * 8, QCOW2_OFLAG_COPIED | 1000 * CL); /* data past EOF: reads as zeros */
+	q = open_ok();
+	assert_int_equal(img_qcow2_map(q, 100, 1u << 20, &e, &err), 0);
+	assert_int_equal(e.kind, QCOW2_NORMAL);
+	assert_int_equal(e.host, 4 * CL + 100);
+	assert_int_equal(e.len, 2 * CL - 100);
+	assert_int_equal(img_qcow2_map(q, 2 * CL, 1u << 20, &e, &err), 0);
+	assert_int_equal(e.kind, QCOW2_NORMAL);
+	assert_int_equal(e.len, CL);
+	assert_int_equal(img_qcow2_map(q, 3 * CL, 1u << 20, &e, &err), 0);
+	assert_int_equal(e.kind, QCOW2_ZERO);
+	assert_int_equal(e.len, 2 * CL);
+	assert_int_equal(img_qcow2_map(q, 5 * CL, 1u << 20, &e, &err), 0);
+	assert_int_equal(e.kind, QCOW2_UNALLOCATED);
+	assert_int_equal(e.len, CL);
+	assert_int_equal(img_qcow2_map(q, 6 * CL + 5, 1u << 20, &e, &err), 0);
+	assert_int_equal(e.kind, QCOW2_COMPRESSED);
+	assert_int_equal(e.host, 6 * CL + 16);
+	assert_int_equal(e.csize, 2 * 512 - 16);
+	assert_int_equal(e.len, CL - 5);
+	assert_int_equal(img_qcow2_map(q, 7 * CL, 1u << 20, &e, &err), 0);
+	assert_int_equal(e.kind, QCOW2_NORMAL);
+	assert_int_equal(e.host, 1000 * CL);
+	/* past the first L2 table's range: L1[1] is empty */
+	assert_int_equal(img_qcow2_map(q, 64 * CL, 1u << 20, &e, &err), 0);
+	assert_int_equal(e.kind, QCOW2_UNALLOCATED);
+	assert_int_equal(e.len, 64 * CL);
+	/* a max smaller than the run */
+	assert_int_equal(img_qcow2_map(q, 0, 10, &e, &err), 0);
+	assert_int_equal(e.len, 10);
+	img_qcow2_free(q);
+	/* an L1 entry pointing outside the file */
+	img_put_be64(img + 2 * CL + 8, 1000 * CL);
+	q = open_ok();
+	assert_int_equal(img_qcow2_map(q, 64 * CL, 100, &e, &err), -1);
+	assert_non_null(strstr(err->msg, "L2 table at offset"));
+	qc_error_free(err);
+	img_qcow2_free(q);
+}
+
+static void test_size_str(void **state)
+{
+	static const struct {
+		uint64_t v;
+		const char *s;
+	} cases[] = {
+		{ 0, "0 B" },          { 999, "999 B" },           { 1000, "0.977 KiB" },
+		{ 4096, "4 KiB" },     { 200704, "196 KiB" },      { 1323008, "1.26 MiB" },
+		{ 1u << 30, "1 GiB" }, { 5497558138880ull, "5 TiB" }, { UINT64_MAX, "16 EiB" },
+	};
+	char buf[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		img_size_str(buf, sizeof(buf), cases[i].v);
+		assert_string_equal(buf, cases[i].s);
+	}
+}
+
+static void test_backing_resolve(void **state)
+{
+	char *s;
+
+	(void)state;
+	s = img_backing_resolve("a.qcow2", "b.qcow2");
+	assert_string_equal(s, "b.qcow2");
+	free(s);
+	s = img_backing_resolve("dir/sub/a.qcow2", "../b.qcow2");
+	assert_string_equal(s, "dir/sub/../b.qcow2");
+	free(s);
+	s = img_backing_resolve("dir/a.qcow2", "/abs/b");
+	assert_string_equal(s, "/abs/b");
+	free(s);
+	s = img_backing_resolve("/a.qcow2", "b");
+	assert_string_equal(s, "/b");
+	free(s);
+}
+
+static void test_json_text(void **state)
+{
+	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+	struct qc_buf out = { 0 };
+
+	(void)state;
+	json_object_object_add(o, "s", json_object_new_string("\"q\"\\\n\x01\xc3\xa9\xf0\x9f\x98\x80\xff"));
+	json_object_object_add(o, "empty", a);
+	json_object_object_add(o, "n", json_object_new_int64(-5));
+	img_info_json_text(&out, o);
+	assert_string_equal(qc_buf_str(&out), "{\n"
+					      "    \"s\": \"\\\"q\\\"\\\\\\n\\u0001\\u00E9\\uD83D\\uDE00\\uFFFD\",\n"
+					      "    \"empty\": [\n"
+					      "    ],\n"
+					      "    \"n\": -5\n"
+					      "}\n");
+	qc_buf_free(&out);
+	json_object_put(o);
+}
+
+static void test_is_zero(void **state)
+{
+	static uint8_t buf[4096 + 32];
+
+	(void)state;
+	for (size_t off = 0; off < 17; off++) {
+		memset(buf, 0, sizeof(buf));
+		assert_true(img_is_zero(buf + off, 4096));
+		buf[off + 4095] = 1;
+		assert_false(img_is_zero(buf + off, 4096));
+		buf[off + 4095] = 0;
+		buf[off] = 1;
+		assert_false(img_is_zero(buf + off, 4096));
+		assert_true(img_is_zero(buf + off + 1, 7));
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid_header),
+		cmocka_unit_test(test_hostile_headers),
+		cmocka_unit_test(test_feature_names_and_strings),
+		cmocka_unit_test(test_snapshot_table),
+		cmocka_unit_test(test_map),
+		cmocka_unit_test(test_size_str),
+		cmocka_unit_test(test_backing_resolve),
+		cmocka_unit_test(test_json_text),
+		cmocka_unit_test(test_is_zero),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
