@@ -45,6 +45,8 @@ extern const struct qc_cmd qc_cmd_events;
 extern const struct qc_cmd qc_cmd_list;
 extern const struct qc_cmd qc_cmd_disks;
 extern const struct qc_cmd qc_cmd_image;
+extern const struct qc_cmd qc_cmd_shell;
+extern const struct qc_cmd qc_cmd_tap;
 
 extern const struct qc_cmd *const qc_commands[];
 const struct qc_cmd *qc_command_find(const char *name);
