@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <event2/event.h>
 
@@ -157,7 +158,7 @@ void cli_disc_opts(const struct qc_ctx *ctx, struct disc_opts *opts)
 	opts->run_dir = ctx->run_dir ? ctx->run_dir : DEFAULT_RUN_DIR;
 }
 
-struct disc_vm *cli_find_vm(const struct qc_ctx *ctx, const char *vm, struct disc_list *list)
+static struct disc_vm *find_vm(const struct qc_ctx *ctx, const char *vm, struct disc_list *list, bool quiet)
 {
 	struct disc_opts opts;
 	struct qc_error *err = NULL;
@@ -166,11 +167,14 @@ struct disc_vm *cli_find_vm(const struct qc_ctx *ctx, const char *vm, struct dis
 	cli_disc_opts(ctx, &opts);
 	memset(list, 0, sizeof(*list));
 	if (discover_scan(&opts, list, &err) < 0) {
-		cli_fail(err);
+		if (quiet)
+			qc_error_free(err);
+		else
+			cli_fail(err);
 		return NULL;
 	}
 	found = discover_find(list, vm);
-	if (!found) {
+	if (!found && !quiet) {
 		/* Broken files may be why: say which. */
 		for (size_t i = 0; i < list->n_warnings; i++)
 			cli_error("warning: %s", list->warnings[i]);
@@ -178,6 +182,16 @@ struct disc_vm *cli_find_vm(const struct qc_ctx *ctx, const char *vm, struct dis
 			  opts.run_dir);
 	}
 	return found;
+}
+
+struct disc_vm *cli_find_vm(const struct qc_ctx *ctx, const char *vm, struct disc_list *list)
+{
+	return find_vm(ctx, vm, list, false);
+}
+
+static struct disc_vm *cli_find_vm_quiet(const struct qc_ctx *ctx, const char *vm, struct disc_list *list)
+{
+	return find_vm(ctx, vm, list, true);
 }
 
 char *cli_vm_address(const struct disc_list *list, const struct disc_vm *vm, struct qc_error **errp)
@@ -217,8 +231,15 @@ char *cli_resolve_vm(const struct qc_ctx *ctx, const char *vm)
 		return qc_strdup(ctx->socket);
 	if (cli_is_address(vm))
 		return qc_strdup(vm);
-	found = cli_find_vm(ctx, vm, &list);
+	found = cli_find_vm_quiet(ctx, vm, &list);
 	if (!found) {
+		struct stat st;
+
+		discover_list_free(&list);
+		/* "vm.qmp" in the current directory is a socket, not a name. */
+		if (stat(vm, &st) == 0 && S_ISSOCK(st.st_mode))
+			return qc_strdup(vm);
+		found = cli_find_vm(ctx, vm, &list); /* says what is missing */
 		discover_list_free(&list);
 		return NULL;
 	}
