@@ -1,17 +1,755 @@
-/* qmpctl shell: placeholder until the interactive shell lands. */
+/*
+ * qmpctl shell: qmp-shell's language on a terminal, or a script on stdin.
+ *
+ * On a terminal, libedit's readline-compatible callback interface runs on
+ * our event loop: the loop watches stdin and hands each byte to libedit, so
+ * replies and events can be printed the moment they arrive.  They are
+ * written above the line being typed (which is erased, then redrawn
+ * intact).  Command names for completion come from query-commands, argument
+ * names from query-qmp-schema, both fetched in the background at start.
+ *
+ * Without a terminal, each line is one command run to completion before the
+ * next; each reply is printed as one JSON line.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <editline/readline.h>
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "qc_buf.h"
+#include "qmp_args.h"
+#include "qmp_sync.h"
 #include "qmpctl.h"
+
+static const char usage[] =
+	"Usage: qmpctl shell [OPTIONS] VM\n"
+	"\n"
+	"An interactive QMP shell (qmp-shell's syntax), or a script runner when stdin is\n"
+	"not a terminal.\n"
+	"\n"
+	"Each line is 'COMMAND key=value ...' (dotted keys nest: a.b=1; values that parse\n"
+	"as JSON are JSON, anything else a string), a JSON object such as\n"
+	"{\"execute\": \"query-status\"}, or 'hmp COMMAND-LINE' for a human monitor command.\n"
+	"\n"
+	"On a terminal: line editing, history (kept in $XDG_STATE_HOME/qmpctl/history,\n"
+	"or ~/.local/state/qmpctl/history), Tab completes command and argument names,\n"
+	"events are printed as they arrive.  Ctrl-D or 'quit' ends the shell.\n"
+	"\n"
+	"From a script: one reply per command as a JSON line ({\"return\": ...} or\n"
+	"{\"error\": ...}); errors are also reported on stderr.  The script stops at the\n"
+	"first failing command unless --keep-going; exit status 1 if any failed.\n"
+	"\n"
+	"  -H, --hmp           every line is a human monitor (HMP) command\n"
+	"  -k, --keep-going    script mode: go on after a failed command\n"
+	"      --json          print replies as QEMU sent them (compact JSON)\n"
+	"  -s, --socket PATH   QMP socket (then VM is left out)\n"
+	"  -t, --timeout SEC   give up on a reply after SEC seconds (default 30)\n"
+	"  -v, --verbose       show every QMP message sent and received\n"
+	"  -h, --help          show this help\n"
+	"\n"
+	"Examples:\n"
+	"  qmpctl shell /run/vm.qmp\n"
+	"  printf 'stop\\nquery-status\\ncont\\n' | qmpctl shell /run/vm.qmp\n";
+
+#define HISTORY_MAX 1000
+#define PROMPT_QMP "(QEMU) "
+#define PROMPT_HMP "(HMP) "
+
+struct shell_opts {
+	bool hmp;
+	bool keep_going;
+};
+
+struct shell {
+	struct qc_ctx *ctx;
+	const struct shell_opts *o;
+	struct qmp_session *s;
+	/* interactive */
+	bool tty;
+	bool prompt_on; /* libedit's line is on the screen */
+	bool done;
+	int rc;
+	char *history;
+	unsigned pending;
+	struct qc_error *fatal;
+	/* completion */
+	char **commands;
+	size_t n_commands;
+	struct json_object *types; /* schema entities by name */
+};
+
+/* libedit's callbacks take no context. */
+static struct shell *the_shell;
+
+static int own_opt(void *opaque, int opt, const char *arg)
+{
+	struct shell_opts *o = opaque;
+
+	(void)arg;
+	switch (opt) {
+	case 'H':
+		o->hmp = true;
+		return 0;
+	case 'k':
+		o->keep_going = true;
+		return 0;
+	}
+	return 1;
+}
+
+/* ---- building a command from a line ------------------------------------- */
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* "hmp info status" (or any line with -H) -> human-monitor-command. */
+static const char *hmp_line(const struct shell *sh, const char *line)
+{
+	if (sh->o->hmp)
+		return line;
+	if (!strncmp(line, "hmp", 3) && (is_space(line[3]) || !line[3])) {
+		line += 3;
+		while (is_space(*line))
+			line++;
+		return line;
+	}
+	return NULL;
+}
+
+/* Returns 0 with *cmd and *args set, or -1 with *errp. */
+static int build(const struct shell *sh, const char *line, char **cmd, struct json_object **args,
+		 struct qc_error **errp)
+{
+	const char *hmp = hmp_line(sh, line);
+
+	if (hmp) {
+		if (!*hmp) {
+			qc_error_set(errp, "no HMP command given");
+			return -1;
+		}
+		*cmd = qc_strdup("human-monitor-command");
+		*args = json_object_new_object();
+		json_object_object_add(*args, "command-line", json_object_new_string(hmp));
+		return 0;
+	}
+	if (qmp_args_parse_line(line, cmd, args, errp) < 0)
+		return -1;
+	if (*args && json_object_object_length(*args) == 0) {
+		json_object_put(*args);
+		*args = NULL;
+	}
+	return 0;
+}
+
+static struct json_object *make_reply(struct json_object *ret, const struct qc_error *err, uint64_t id)
+{
+	struct json_object *reply = json_object_new_object();
+
+	if (err) {
+		struct json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "class", json_object_new_string(err->qmp_class ? err->qmp_class
+											 : "GenericError"));
+		json_object_object_add(e, "desc", json_object_new_string(err->msg));
+		json_object_object_add(reply, "error", e);
+	} else {
+		json_object_object_add(reply, "return", json_object_get(ret));
+	}
+	if (id)
+		json_object_object_add(reply, "id", json_object_new_int64((int64_t)id));
+	return reply;
+}
+
+static const char *compact(struct json_object *v)
+{
+	return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+/* ---- script mode --------------------------------------------------------- */
+
+static int run_script(struct shell *sh)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	unsigned lineno = 0, failed = 0;
+
+	while ((n = getline(&line, &cap, stdin)) >= 0) {
+		struct qc_error *err = NULL;
+		struct json_object *args = NULL, *ret, *reply;
+		char *cmd = NULL, *p = line;
+
+		lineno++;
+		while (n > 0 && is_space(line[n - 1]))
+			line[--n] = '\0';
+		while (is_space(*p))
+			p++;
+		if (!*p || *p == '#')
+			continue;
+		if (build(sh, p, &cmd, &args, &err) < 0) {
+			qc_error_prepend(&err, "line %u", lineno);
+			cli_fail(err);
+			failed++;
+			if (!sh->o->keep_going)
+				break;
+			continue;
+		}
+		ret = qmp_sync_execute(sh->ctx->base, sh->s, cmd, args, &err);
+		reply = make_reply(ret, err, 0);
+		puts(compact(reply));
+		fflush(stdout);
+		json_object_put(reply);
+		json_object_put(ret);
+		free(cmd);
+		if (err) {
+			bool closed = qmp_session_state(sh->s) == QMP_SESSION_CLOSED;
+
+			cli_error("line %u: %s%s%s", lineno, err->qmp_class ? err->qmp_class : "",
+				  err->qmp_class ? ": " : "", err->msg);
+			qc_error_free(err);
+			failed++;
+			if (!sh->o->keep_going || closed)
+				break;
+		}
+	}
+	if (ferror(stdin)) {
+		cli_error("cannot read commands from stdin: %s", strerror(errno));
+		failed++;
+	}
+	free(line);
+	return failed ? 1 : 0;
+}
+
+/* ---- the terminal -------------------------------------------------------- */
+
+static int term_cols(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 80;
+}
+
+/* Prints text (ending in a newline) above the line being edited. */
+static void say(struct shell *sh, FILE *f, const char *text)
+{
+	if (sh->prompt_on) {
+		/* Up to the prompt's first row, then clear to the end of the screen. */
+		int cols = term_cols();
+		int row = (int)(strlen(sh->o->hmp ? PROMPT_HMP : PROMPT_QMP) + (size_t)rl_point) / cols;
+
+		if (row > 0)
+			printf("\033[%dA", row);
+		fputs("\r\033[J", stdout);
+		fflush(stdout);
+	}
+	fputs(text, f);
+	fflush(f);
+	if (sh->prompt_on)
+		rl_forced_update_display();
+}
+
+static void sayf(struct shell *sh, FILE *f, const char *fmt, ...) QC_PRINTF(3, 4);
+
+static void sayf(struct shell *sh, FILE *f, const char *fmt, ...)
+{
+	va_list ap;
+	char *text;
+
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	say(sh, f, text);
+	free(text);
+}
+
+static void on_trace(void *opaque, bool outgoing, const char *json)
+{
+	sayf(opaque, stderr, "%s %s\n", outgoing ? "->" : "<-", json);
+}
+
+static void on_event(void *opaque, const char *name, struct json_object *event)
+{
+	struct shell *sh = opaque;
+
+	(void)name;
+	if (sh->ctx->verbose)
+		return; /* the trace shows it already */
+	sayf(sh, stdout, "%s\n", compact(event));
+}
+
+struct shell_req {
+	struct shell *sh;
+	uint64_t id;
+	bool hmp;
+};
+
+static void on_reply(void *opaque, struct json_object *ret, const struct qc_error *err)
+{
+	struct shell_req *r = opaque;
+	struct shell *sh = r->sh;
+	struct qc_buf b = { 0 };
+
+	sh->pending--;
+	if (sh->ctx->json) {
+		struct json_object *reply = make_reply(ret, err, r->id);
+
+		sayf(sh, stdout, "%s\n", compact(reply));
+		json_object_put(reply);
+	} else if (err) {
+		sayf(sh, stderr, "error: %s%s%s\n", err->qmp_class ? err->qmp_class : "",
+		     err->qmp_class ? ": " : "", err->msg);
+	} else if (r->hmp && json_object_is_type(ret, json_type_string)) {
+		/* HMP's text, with LF line ends. */
+		const char *text = json_object_get_string(ret);
+
+		for (; *text; text++)
+			if (!(text[0] == '\r' && text[1] == '\n'))
+				qc_buf_append_c(&b, *text);
+		if (b.len && b.data[b.len - 1] != '\n')
+			qc_buf_append_c(&b, '\n');
+		say(sh, stdout, qc_buf_str(&b));
+	} else if ((json_object_is_type(ret, json_type_object) && json_object_object_length(ret) == 0)) {
+		say(sh, stdout, "{}\n");
+	} else if (json_object_is_type(ret, json_type_array) && json_object_array_length(ret) == 0) {
+		say(sh, stdout, "[]\n");
+	} else {
+		sayf(sh, stdout, "%s\n",
+		     json_object_to_json_string_ext(ret, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
+	}
+	qc_buf_free(&b);
+	free(r);
+}
+
+static void on_line(char *line)
+{
+	struct shell *sh = the_shell;
+	struct qc_error *err = NULL;
+	struct json_object *args = NULL;
+	struct shell_req *r;
+	char *cmd = NULL, *p = line;
+	size_t n;
+
+	if (!line) {
+		/* Ctrl-D: end the prompt's line. */
+		sh->prompt_on = false;
+		rl_callback_handler_remove();
+		putchar('\n');
+		sh->done = true;
+		return;
+	}
+	while (is_space(*p))
+		p++;
+	n = strlen(p);
+	while (n && is_space(p[n - 1]))
+		p[--n] = '\0';
+	if (!*p || *p == '#')
+		goto out;
+	add_history(p);
+	if (sh->history)
+		write_history(sh->history);
+	if (!strcmp(p, "quit") || !strcmp(p, "exit")) {
+		sh->prompt_on = false;
+		rl_callback_handler_remove();
+		sh->done = true;
+		goto out;
+	}
+	if (build(sh, p, &cmd, &args, &err) < 0) {
+		sayf(sh, stderr, "error: %s\n", err->msg);
+		qc_error_free(err);
+		goto out;
+	}
+	r = qc_calloc(1, sizeof(*r));
+	r->sh = sh;
+	r->hmp = hmp_line(sh, p) != NULL;
+	r->id = qmp_session_execute(sh->s, cmd, args, 0, NULL, 0, 0, on_reply, r, &err);
+	if (!r->id) {
+		sayf(sh, stderr, "error: %s\n", err->msg);
+		qc_error_free(err);
+		free(r);
+	} else {
+		sh->pending++;
+	}
+out:
+	free(cmd);
+	free(line);
+	/* A fresh, empty line and prompt (libedit does not always reset its
+	 * buffer after calling us). */
+	if (!sh->done)
+		rl_callback_handler_install(sh->o->hmp ? PROMPT_HMP : PROMPT_QMP, on_line);
+}
+
+static void on_stdin(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	rl_callback_read_char();
+}
+
+static void on_sigint(evutil_socket_t sig, short what, void *arg)
+{
+	struct shell *sh = arg;
+
+	(void)sig;
+	(void)what;
+	/* Like a shell: drop the line being typed, start afresh (removing
+	 * and installing the handler is what resets libedit's buffer). */
+	if (!sh->prompt_on)
+		return;
+	rl_callback_handler_remove();
+	fputs("\n", stdout);
+	rl_callback_handler_install(sh->o->hmp ? PROMPT_HMP : PROMPT_QMP, on_line);
+}
+
+static void on_state(void *opaque, enum qmp_session_state state, const struct qc_error *err)
+{
+	struct shell *sh = opaque;
+
+	if (state != QMP_SESSION_CLOSED)
+		return;
+	sh->fatal = err ? qc_error_copy(err) : NULL;
+	if (!sh->fatal)
+		qc_error_set(&sh->fatal, "connection to QEMU closed");
+	sh->done = true;
+	event_base_loopbreak(sh->ctx->base);
+}
+
+/* ---- completion ---------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void on_commands(void *opaque, struct json_object *ret, const struct qc_error *err)
+{
+	struct shell *sh = opaque;
+	size_t n;
+
+	if (err || !json_object_is_type(ret, json_type_array))
+		return;
+	n = json_object_array_length(ret);
+	sh->commands = qc_calloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		const char *name = json_object_get_string(
+			json_object_object_get(json_object_array_get_idx(ret, i), "name"));
+
+		if (name)
+			sh->commands[sh->n_commands++] = qc_strdup(name);
+	}
+	qsort(sh->commands, sh->n_commands, sizeof(char *), cmp_str);
+}
+
+static void on_schema(void *opaque, struct json_object *ret, const struct qc_error *err)
+{
+	struct shell *sh = opaque;
+
+	if (err || !json_object_is_type(ret, json_type_array))
+		return;
+	sh->types = json_object_new_object();
+	for (size_t i = 0; i < json_object_array_length(ret); i++) {
+		struct json_object *e = json_object_array_get_idx(ret, i);
+		const char *name = json_object_get_string(json_object_object_get(e, "name"));
+
+		if (name)
+			json_object_object_add(sh->types, name, json_object_get(e));
+	}
+}
+
+/* Candidates of the completion under way, handed out by next_match. */
+static char **cands;
+static size_t n_cands, next_cand;
+
+static void add_cand(const char *text, const char *word, size_t wlen)
+{
+	if (strncmp(word, text, strlen(text)) != 0 || strlen(word) < wlen)
+		return;
+	for (size_t i = 0; i < n_cands; i++)
+		if (!strcmp(cands[i], word))
+			return;
+	cands = qc_realloc(cands, (n_cands + 1) * sizeof(char *));
+	cands[n_cands++] = qc_strdup(word);
+}
+
+static void clear_cands(void)
+{
+	for (size_t i = 0; i < n_cands; i++)
+		free(cands[i]);
+	free(cands);
+	cands = NULL;
+	n_cands = next_cand = 0;
+}
+
+static char *next_match(const char *text, int state)
+{
+	(void)text;
+	(void)state;
+	if (next_cand < n_cands)
+		return qc_strdup(cands[next_cand++]);
+	return NULL;
+}
+
+/* Member names of an object type, its variants' included (depth-limited:
+ * the schema comes from QEMU, and a cycle must not hang the prompt). */
+static void type_members(struct shell *sh, const char *type, int depth,
+			 void (*fn)(void *opaque, struct json_object *member), void *opaque)
+{
+	struct json_object *t = json_object_object_get(sh->types, type), *members, *variants;
+
+	if (!t || depth > 8)
+		return;
+	members = json_object_object_get(t, "members");
+	for (size_t i = 0; json_object_is_type(members, json_type_array) && i < json_object_array_length(members);
+	     i++)
+		fn(opaque, json_object_array_get_idx(members, i));
+	variants = json_object_object_get(t, "variants");
+	for (size_t i = 0;
+	     json_object_is_type(variants, json_type_array) && i < json_object_array_length(variants); i++) {
+		const char *vt = json_object_get_string(
+			json_object_object_get(json_object_array_get_idx(variants, i), "type"));
+
+		if (vt)
+			type_members(sh, vt, depth + 1, fn, opaque);
+	}
+}
+
+struct member_walk {
+	struct shell *sh;
+	const char *want; /* a member to find, or NULL to add candidates */
+	const char *found_type;
+	const char *prefix; /* "a.b." */
+	const char *text;
+};
+
+static void member_fn(void *opaque, struct json_object *member)
+{
+	struct member_walk *w = opaque;
+	const char *name = json_object_get_string(json_object_object_get(member, "name"));
+	const char *type = json_object_get_string(json_object_object_get(member, "type"));
+	struct json_object *t;
+	const char *meta;
+	char *word;
+
+	if (!name)
+		return;
+	if (w->want) {
+		if (!strcmp(name, w->want) && !w->found_type)
+			w->found_type = type;
+		return;
+	}
+	t = type ? json_object_object_get(w->sh->types, type) : NULL;
+	meta = json_object_get_string(json_object_object_get(t, "meta-type"));
+	/* Objects go on with a dot, everything else takes a value. */
+	word = qc_asprintf("%s%s%s", w->prefix, name, meta && !strcmp(meta, "object") ? "." : "=");
+
+	add_cand(w->text, word, 0);
+	free(word);
+}
+
+/* Argument names for the command at the start of the line. */
+static void complete_args(struct shell *sh, const char *text)
+{
+	char *cmd = qc_strndup(rl_line_buffer, strcspn(rl_line_buffer, " \t"));
+	struct json_object *c = json_object_object_get(sh->types, cmd);
+	const char *type = json_object_get_string(json_object_object_get(c, "arg-type"));
+	const char *dot;
+	struct member_walk w = { .sh = sh, .text = text };
+	char *prefix;
+
+	free(cmd);
+	if (!type || strchr(text, '='))
+		return;
+	/* Walk the dotted path typed so far. */
+	dot = strrchr(text, '.');
+	prefix = qc_strndup(text, dot ? (size_t)(dot - text) + 1 : 0);
+	for (const char *p = prefix; *p && type;) {
+		size_t len = strcspn(p, ".");
+		char *name = qc_strndup(p, len);
+		struct member_walk find = { .sh = sh, .want = name };
+
+		type_members(sh, type, 0, member_fn, &find);
+		type = find.found_type;
+		free(name);
+		p += len + (p[len] == '.');
+	}
+	w.prefix = prefix;
+	if (type)
+		type_members(sh, type, 0, member_fn, &w);
+	free(prefix);
+}
+
+static char **complete(const char *text, int start, int end)
+{
+	struct shell *sh = the_shell;
+	bool first = true;
+
+	(void)end;
+	rl_attempted_completion_over = 1; /* never file names */
+	clear_cands();
+	for (int i = 0; i < start; i++)
+		if (!is_space(rl_line_buffer[i]))
+			first = false;
+	if (sh->o->hmp || hmp_line(sh, rl_line_buffer))
+		return NULL;
+	if (first) {
+		for (size_t i = 0; i < sh->n_commands; i++)
+			add_cand(text, sh->commands[i], 0);
+		add_cand(text, "hmp", 0);
+		rl_completion_append_character = ' ';
+	} else {
+		complete_args(sh, text);
+		rl_completion_append_character = '\0';
+	}
+	if (!n_cands)
+		return NULL;
+	qsort(cands, n_cands, sizeof(char *), cmp_str);
+	return rl_completion_matches(text, next_match);
+}
+
+/* ---- interactive mode ---------------------------------------------------- */
+
+static char *history_path(void)
+{
+	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	char *dir, *path;
+
+	if (state && *state == '/')
+		dir = qc_asprintf("%s/qmpctl", state);
+	else if (home && *home)
+		dir = qc_asprintf("%s/.local/state/qmpctl", home);
+	else
+		return NULL;
+	/* mkdir -p, private: history may hold secrets typed as arguments. */
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		mkdir(dir, 0700);
+		*p = '/';
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		free(dir);
+		return NULL;
+	}
+	path = qc_asprintf("%s/history", dir);
+	free(dir);
+	return path;
+}
+
+static int run_interactive(struct shell *sh)
+{
+	static char breaks[] = " \t";
+	struct event *stdin_ev, *sigint;
+	struct qmp_subscription *sub;
+	int rc = 0;
+
+	the_shell = sh;
+	qmp_session_execute(sh->s, "query-commands", NULL, 0, NULL, 0, 0, on_commands, sh, NULL);
+	qmp_session_execute(sh->s, "query-qmp-schema", NULL, 0, NULL, 0, 0, on_schema, sh, NULL);
+	sub = qmp_session_subscribe(sh->s, NULL, on_event, sh);
+	qmp_session_set_state_cb(sh->s, on_state, sh);
+	if (sh->ctx->verbose)
+		qmp_session_set_trace(sh->s, on_trace, sh);
+
+	rl_readline_name = "qmpctl";
+	rl_catch_signals = 0;
+	rl_attempted_completion_function = complete;
+	rl_basic_word_break_characters = breaks;
+	rl_completer_word_break_characters = breaks;
+	using_history();
+	stifle_history(HISTORY_MAX);
+	sh->history = history_path();
+	if (sh->history)
+		read_history(sh->history);
+
+	stdin_ev = event_new(sh->ctx->base, STDIN_FILENO, EV_READ | EV_PERSIST, on_stdin, sh);
+	sigint = evsignal_new(sh->ctx->base, SIGINT, on_sigint, sh);
+	event_add(stdin_ev, NULL);
+	event_add(sigint, NULL);
+	if (qmp_session_version(sh->s))
+		printf("Connected to QEMU %s. Tab completes, Ctrl-D ends.\n", qmp_session_version(sh->s));
+	rl_callback_handler_install(sh->o->hmp ? PROMPT_HMP : PROMPT_QMP, on_line);
+	sh->prompt_on = true;
+	while (!sh->done)
+		if (event_base_loop(sh->ctx->base, EVLOOP_ONCE) < 0)
+			break;
+	if (sh->prompt_on) {
+		sh->prompt_on = false;
+		rl_callback_handler_remove();
+		putchar('\n');
+	}
+	if (sh->fatal)
+		rc = cli_fail(sh->fatal);
+	sh->fatal = NULL;
+	event_free(stdin_ev);
+	event_free(sigint);
+	qmp_session_set_state_cb(sh->s, NULL, NULL);
+	qmp_session_set_trace(sh->s, NULL, NULL);
+	qmp_session_unsubscribe(sh->s, sub);
+	clear_cands();
+	free(sh->history);
+	the_shell = NULL;
+	return rc;
+}
 
 static int exec_shell(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv)
 {
-	(void)ctx;
-	(void)argc;
-	(void)argv;
-	return cli_usage_error(cmd, "not implemented yet");
+	static const struct option longopts[] = {
+		QC_COMMON_LONGOPTS,
+		{ "hmp", no_argument, NULL, 'H' },
+		{ "keep-going", no_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct shell_opts o = { 0 };
+	struct shell sh = { .ctx = ctx, .o = &o };
+	const char *vm = NULL;
+	int rc, i;
+
+	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS "Hk", longopts, own_opt, &o);
+	if (rc >= 0)
+		return rc;
+	i = optind;
+	if (!ctx->socket) {
+		if (i >= argc)
+			return cli_usage_error(cmd, "no VM given");
+		vm = argv[i++];
+	}
+	if (i < argc)
+		return cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+	sh.tty = isatty(STDIN_FILENO);
+	sh.s = cli_open_vm(ctx, vm);
+	if (!sh.s)
+		return 1;
+	if (sh.tty)
+		rc = run_interactive(&sh);
+	else
+		rc = run_script(&sh);
+	qmp_session_free(sh.s);
+	for (size_t k = 0; k < sh.n_commands; k++)
+		free(sh.commands[k]);
+	free(sh.commands);
+	json_object_put(sh.types);
+	return rc;
 }
 
 const struct qc_cmd qc_cmd_shell = {
 	.name = "shell",
-	.summary = "interactive QMP shell with completion and live events",
-	.usage = "Usage: qmpctl shell [OPTIONS] VM\n",
+	.summary = "interactive QMP shell (completion, history, live events)",
+	.usage = usage,
 	.exec = exec_shell,
 };
