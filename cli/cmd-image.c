@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "img.h"
+#include "img_convert.h"
 #include "img_create.h"
 #include "img_info.h"
 #include "qc_buf.h"
@@ -319,6 +320,146 @@ static int image_create(struct qc_ctx *ctx, int argc, char **argv)
 	return rc < 0 ? cli_fail(err) : 0;
 }
 
+
+/* ---- convert ----------------------------------------------------------------- */
+
+static const char convert_usage[] =
+	"Usage: qmpctl image convert [-f FMT] -O raw|qcow2 [-o OPTIONS] [-c] [-p] [-U] [--overwrite] SRC DST\n"
+	"\n"
+	"Copy the guest view of SRC (its whole backing chain) into a new image DST.\n"
+	"Zero data is not written: raw output is sparse, qcow2 output leaves those\n"
+	"clusters unallocated.  DST is written under a temporary name and renamed at\n"
+	"the end, so an interruption or an error leaves neither DST nor a temporary file.\n"
+	"\n"
+	"  -f, --format FMT          SRC's format (default: probe)\n"
+	"  -O, --output-format FMT   raw or qcow2 (required)\n"
+	"  -o, --options OPTS        qcow2 options as for 'image create' (compat, cluster_size,\n"
+	"                            refcount_bits, lazy_refcounts, extended_l2, compression_type)\n"
+	"  -c, --compress            compress the qcow2 output's clusters (zlib, or zstd\n"
+	"                            with -o compression_type=zstd)\n"
+	"  -p, --progress            show progress on stderr as qemu-img does\n"
+	"  -U, --force-share         read SRC even when another process writes it\n"
+	"      --overwrite           replace DST if it exists\n"
+	"  -h, --help                show this help\n"
+	"\n"
+	"Exit status: 0 on success, 1 on failure, 2 on bad usage.\n";
+
+static const struct qc_cmd image_convert_cmd = { "image convert", "", convert_usage, NULL };
+
+struct progress {
+	int last; /* hundredths of a percent last shown */
+};
+
+static void show_progress(void *opaque, uint64_t done, uint64_t total)
+{
+	struct progress *p = opaque;
+	int now = total ? (int)(done * 10000 / total) : 10000;
+
+	if (now == p->last)
+		return;
+	p->last = now;
+	fprintf(stderr, "    (%d.%02d/100%%)\r", now / 100, now % 100);
+	fflush(stderr);
+}
+
+struct convert_args {
+	struct create_args c;
+	const char *out_fmt;
+	bool force_share;
+};
+
+static int convert_opt(void *opaque, int opt, const char *arg)
+{
+	struct convert_args *a = opaque;
+
+	switch (opt) {
+	case 'O':
+		a->out_fmt = arg;
+		return 0;
+	case 'c':
+		a->c.compress = true;
+		return 0;
+	case 'p':
+		a->c.progress = true;
+		return 0;
+	case 'U':
+		a->force_share = true;
+		return 0;
+	case 'f':
+		a->c.src_fmt = arg;
+		return 0;
+	case 'b':
+	case 'F':
+		return 1;
+	}
+	return create_opt(&a->c, opt, arg);
+}
+
+static int image_convert(struct qc_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "output-format", required_argument, NULL, 'O' },
+		{ "options", required_argument, NULL, 'o' },
+		{ "compress", no_argument, NULL, 'c' },
+		{ "progress", no_argument, NULL, 'p' },
+		{ "force-share", no_argument, NULL, 'U' },
+		{ "overwrite", no_argument, NULL, OPT_OVERWRITE },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct convert_args a = { .c = { .fmt = NULL } };
+	struct img_convert_opts o = { 0 };
+	struct progress prog = { -1 };
+	struct qc_error *err = NULL;
+	enum img_format fmt;
+	int rc;
+
+	rc = cli_parse_opts(ctx, &image_convert_cmd, argc, argv, "f:O:o:cpUvh", longopts, convert_opt, &a);
+	if (rc >= 0)
+		return rc;
+	if (!a.out_fmt)
+		return cli_usage_error(&image_convert_cmd, "no output format given (-O raw or -O qcow2)");
+	if (argc - optind != 2)
+		return cli_usage_error(&image_convert_cmd, "expected SRC and DST");
+	if (img_format_parse(a.out_fmt, &fmt, &err) < 0) {
+		cli_error("%s", err->msg);
+		qc_error_free(err);
+		return EXIT_USAGE;
+	}
+	img_create_opts_init(&o.out, fmt);
+	for (int i = 0; i < a.c.noptions; i++) {
+		if (img_create_parse_options(&o.out, a.c.options[i], &err) < 0) {
+			img_create_opts_free(&o.out);
+			cli_error("%s", err->msg);
+			qc_error_free(err);
+			return EXIT_USAGE;
+		}
+	}
+	o.src_fmt = a.c.src_fmt;
+	o.force_share = a.force_share;
+	o.compress = a.c.compress;
+	o.out.overwrite = a.c.overwrite;
+	if (a.c.progress) {
+		o.progress = show_progress;
+		o.opaque = &prog;
+	}
+	if (check_target(argv[optind + 1], &o.out.overwrite)) {
+		img_create_opts_free(&o.out);
+		return 1;
+	}
+	catch_signals();
+	o.out.cancel = &interrupted;
+	if (a.c.progress)
+		show_progress(&prog, 0, 1);
+	rc = img_convert(argv[optind], argv[optind + 1], &o, &err);
+	if (a.c.progress)
+		fputc('\n', stderr); /* end the progress line, success or not */
+	img_create_opts_free(&o.out);
+	return rc < 0 ? cli_fail(err) : 0;
+}
+
 /* ---- the verb -------------------------------------------------------------- */
 
 static const struct {
@@ -327,6 +468,7 @@ static const struct {
 } subcommands[] = {
 	{ "info", image_info },
 	{ "create", image_create },
+	{ "convert", image_convert },
 };
 
 static int image_exec(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv)

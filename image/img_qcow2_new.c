@@ -251,6 +251,27 @@ static void put_refcount(uint8_t *blk, uint32_t order, uint64_t idx, uint64_t v)
 		blk[idx * (bits / 8) + b] = (uint8_t)(v >> (bits - 8 - 8 * b));
 }
 
+static int write_meta(const struct img_qcow2_new *w, const uint8_t *buf, size_t len, uint64_t off,
+		      const char *what, struct qc_error **errp)
+{
+	size_t i = 0;
+
+	if (!w->o.sparse_metadata)
+		return img_fd_pwrite(w->fd, buf, len, off, what, errp);
+	while (i < len) {
+		size_t start, bs;
+
+		while (i < len && img_is_zero(buf + i, (bs = len - i < 4096 ? len - i : 4096)))
+			i += bs;
+		start = i;
+		while (i < len && !img_is_zero(buf + i, (bs = len - i < 4096 ? len - i : 4096)))
+			i += bs;
+		if (i > start && img_fd_pwrite(w->fd, buf + start, i - start, off + start, what, errp) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static size_t write_header(const struct img_qcow2_new *w, uint8_t *h, uint64_t l1_off, uint64_t rt_off,
 			   uint32_t rt_clusters)
 {
@@ -351,7 +372,7 @@ int img_qcow2_new_finish(struct img_qcow2_new *w, struct qc_error **errp)
 			continue;
 		for (uint64_t j = 0; j < w->l2_entries * w->entry_words; j++)
 			img_put_be64(buf + j * 8, w->l2[i][j]);
-		if (img_fd_pwrite(w->fd, buf, (size_t)cs, l2_off + k * cs, "L2 table", errp) < 0)
+		if (write_meta(w, buf, (size_t)cs, l2_off + k * cs, "L2 table", errp) < 0)
 			goto out;
 		k++;
 	}
@@ -363,7 +384,7 @@ int img_qcow2_new_finish(struct img_qcow2_new *w, struct qc_error **errp)
 		for (uint64_t i = 0; i < w->l1_size; i++)
 			if (w->l2[i])
 				img_put_be64(l1 + i * 8, QCOW2_OFLAG_COPIED | (l2_off + k++ * cs));
-		ret = img_fd_pwrite(w->fd, l1, (size_t)(w->l1_size * 8), l1_off, "L1 table", errp);
+		ret = write_meta(w, l1, (size_t)(w->l1_size * 8), l1_off, "L1 table", errp);
 		free(l1);
 		if (ret < 0)
 			goto out;
@@ -385,7 +406,7 @@ int img_qcow2_new_finish(struct img_qcow2_new *w, struct qc_error **errp)
 				v = w->bumps[bi].count;
 			put_refcount(buf, w->o.refcount_order, i, v);
 		}
-		if (img_fd_pwrite(w->fd, buf, (size_t)cs, rt_off + (rt_clusters + b) * cs, "refcount block", errp) < 0)
+		if (write_meta(w, buf, (size_t)cs, rt_off + (rt_clusters + b) * cs, "refcount block", errp) < 0)
 			goto out;
 	}
 	/* Refcount table. */
@@ -397,13 +418,13 @@ int img_qcow2_new_finish(struct img_qcow2_new *w, struct qc_error **errp)
 			if (b < rblocks)
 				img_put_be64(buf + i * 8, rt_off + (rt_clusters + b) * cs);
 		}
-		if (img_fd_pwrite(w->fd, buf, (size_t)cs, rt_off + t * cs, "refcount table", errp) < 0)
+		if (write_meta(w, buf, (size_t)cs, rt_off + t * cs, "refcount table", errp) < 0)
 			goto out;
 	}
 	/* Header last, then the file's exact length. */
 	memset(buf, 0, (size_t)cs);
 	write_header(w, buf, l1_off, rt_off, (uint32_t)rt_clusters);
-	if (img_fd_pwrite(w->fd, buf, (size_t)cs, 0, "header", errp) < 0)
+	if (write_meta(w, buf, (size_t)cs, 0, "header", errp) < 0)
 		goto out;
 	end = n_l2 ? l2_off + n_l2 * cs : (w->l1_size ? l1_off + w->l1_size * 8 : l1_off);
 	if (ftruncate(w->fd, (off_t)end) < 0) {

@@ -30,6 +30,9 @@ struct img_qcow2_new_opts {
 	uint8_t compression_type; /* QCOW2_COMPRESSION_* */
 	const char *backing_file; /* or NULL */
 	const char *backing_fmt;  /* or NULL */
+	/* Leave zero 4 KiB blocks of metadata clusters unwritten (holes):
+	 * smaller on disk; qemu-img create writes them, so create does too. */
+	bool sparse_metadata;
 };
 
 struct img_qcow2_new;
