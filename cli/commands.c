@@ -9,6 +9,7 @@ const struct qc_cmd *const qc_commands[] = {
 	&qc_cmd_events,
 	&qc_cmd_list,
 	&qc_cmd_disks,
+	&qc_cmd_snapshot,
 	&qc_cmd_image,
 	&qc_cmd_shell,
 	&qc_cmd_tap,

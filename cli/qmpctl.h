@@ -44,6 +44,7 @@ extern const struct qc_cmd qc_cmd_hmp;
 extern const struct qc_cmd qc_cmd_events;
 extern const struct qc_cmd qc_cmd_list;
 extern const struct qc_cmd qc_cmd_disks;
+extern const struct qc_cmd qc_cmd_snapshot;
 extern const struct qc_cmd qc_cmd_image;
 extern const struct qc_cmd qc_cmd_shell;
 extern const struct qc_cmd qc_cmd_tap;

@@ -1,0 +1,446 @@
+/*
+ * qmpctl snapshot create | list | info | revert | delete: what
+ * `virsh snapshot-*` does, over QMP, reading the images for the truth.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "discover.h"
+#include "img_info.h"
+#include "qc_buf.h"
+#include "qmp_sync.h"
+#include "qmpctl.h"
+#include "snap.h"
+
+static const char usage[] =
+	"Usage: qmpctl snapshot create VM NAME [--disk-only] [--vmstate-disk TARGET]\n"
+	"                                 [--disks TARGET,...] [--force]\n"
+	"       qmpctl snapshot list VM\n"
+	"       qmpctl snapshot info VM NAME\n"
+	"       qmpctl snapshot revert VM NAME [--paused] [--disk-only]\n"
+	"       qmpctl snapshot delete VM NAME\n"
+	"\n"
+	"Internal snapshots of a VM, running or shut off, like virsh snapshot-*.\n"
+	"A running VM is asked over QMP (snapshot-save/-load/-delete jobs; the VM state is\n"
+	"saved on one disk); a shut-off VM's images are changed in a private\n"
+	"qemu-storage-daemon and read natively.  Snapshots are listed from the images.\n"
+	"\n"
+	"  --disk-only            create: disks only, atomically across disks, no VM state;\n"
+	"                         revert (shut off): restore the disks of a full snapshot\n"
+	"  --vmstate-disk TARGET  create: the disk that holds the VM state\n"
+	"                         (default: the first writable qcow2 disk)\n"
+	"  --disks TARGET,...     create: only these disks\n"
+	"  --force                create: replace a snapshot of the same name\n"
+	"  --paused               revert: leave the VM paused afterwards\n"
+	"      --json             machine-readable output (list, info)\n"
+	"  -s, --socket PATH      QMP socket (then VM is left out)\n"
+	"  -t, --timeout SEC      how long to wait for each QMP reply (default 30)\n"
+	"  -v, --verbose          print every QMP message on stderr\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"Ctrl-C while a snapshot is being saved cancels the job: the VM keeps running and\n"
+	"no half snapshot is left.\n";
+
+struct snap_opts {
+	bool disk_only, force, paused;
+	const char *vmstate_disk;
+	char **only;
+	size_t n_only;
+};
+
+static int own_opt(void *opaque, int opt, const char *arg)
+{
+	struct snap_opts *o = opaque;
+
+	switch (opt) {
+	case 'D':
+		o->disk_only = true;
+		return 0;
+	case 'f':
+		o->force = true;
+		return 0;
+	case 'P':
+		o->paused = true;
+		return 0;
+	case 'm':
+		o->vmstate_disk = arg;
+		return 0;
+	case 'd': {
+		char *copy = qc_strdup(arg), *save = NULL;
+
+		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			o->only = qc_realloc(o->only, (o->n_only + 1) * sizeof(*o->only));
+			o->only[o->n_only++] = qc_strdup(t);
+		}
+		free(copy);
+		return 0;
+	}
+	}
+	return 1;
+}
+
+/* ---- output ------------------------------------------------------------------ */
+
+static void fmt_date(char *buf, size_t len, int64_t sec, bool iso)
+{
+	time_t t = (time_t)sec;
+	struct tm tm;
+
+	if (!localtime_r(&t, &tm)) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	strftime(buf, len, iso ? "%Y-%m-%dT%H:%M:%S%z" : "%Y-%m-%d %H:%M:%S %z", &tm);
+}
+
+static void fmt_clock(char *buf, size_t len, uint64_t nsec)
+{
+	uint64_t secs = nsec / 1000000000u;
+
+	snprintf(buf, len, "%02u:%02u:%02u.%03u", (unsigned)(secs / 3600), (unsigned)((secs / 60) % 60),
+		 (unsigned)(secs % 60), (unsigned)(nsec / 1000000 % 1000));
+}
+
+static char *disks_of(const struct snap_entry *e, const struct snap_disk *disks, size_t n)
+{
+	struct qc_buf b = { 0 };
+
+	for (size_t k = 0; k < e->n_on; k++)
+		qc_buf_printf(&b, "%s%s", k ? "," : "", e->on[k].target);
+	if (!e->consistent) {
+		bool first = true;
+
+		qc_buf_append_str(&b, " (missing on ");
+		for (size_t i = 0; i < n; i++) {
+			bool has = false;
+
+			if (disks[i].readonly)
+				continue;
+			for (size_t k = 0; k < e->n_on; k++)
+				has |= e->on[k].target == disks[i].target;
+			if (!has) {
+				qc_buf_printf(&b, "%s%s", first ? "" : ",", disks[i].target);
+				first = false;
+			}
+		}
+		qc_buf_append_c(&b, ')');
+	}
+	return qc_buf_steal(&b);
+}
+
+static struct json_object *entry_json(const struct snap_entry *e)
+{
+	struct json_object *o = json_object_new_object(), *d = json_object_new_array();
+	char date[64], clock[32];
+
+	fmt_date(date, sizeof(date), e->date_sec, true);
+	fmt_clock(clock, sizeof(clock), e->vm_clock_nsec);
+	json_object_object_add(o, "name", json_object_new_string(e->name));
+	json_object_object_add(o, "date", json_object_new_string(date));
+	json_object_object_add(o, "vm-state-size", json_object_new_int64((int64_t)e->vm_state_size));
+	json_object_object_add(o, "vm-clock", json_object_new_string(clock));
+	for (size_t k = 0; k < e->n_on; k++)
+		json_object_array_add(d, json_object_new_string(e->on[k].target));
+	json_object_object_add(o, "disks", d);
+	json_object_object_add(o, "vmstate-disk", cli_json_str(e->vmstate_disk));
+	json_object_object_add(o, "consistent", json_object_new_boolean(e->consistent));
+	return o;
+}
+
+static int print_list(struct qc_ctx *ctx, struct snap_disk *disks, size_t n)
+{
+	static const char *const heads[] = { "Name", "Creation Time", "State", "VM Size", "Disks" };
+	struct snap_list list;
+	struct cli_table t;
+	struct json_object *arr = json_object_new_array();
+
+	snap_list_build(disks, n, &list);
+	cli_table_init(&t, 5, heads);
+	for (size_t i = 0; i < list.n; i++) {
+		const struct snap_entry *e = &list.entries[i];
+		char date[64], size[32];
+		char *where = disks_of(e, disks, n);
+
+		fmt_date(date, sizeof(date), e->date_sec, false);
+		img_size_str(size, sizeof(size), e->vm_state_size);
+		const char *cells[] = { e->name, date, e->vm_state_size ? "running" : "shutoff", size, where };
+
+		cli_table_add(&t, cells);
+		json_object_array_add(arr, entry_json(e));
+		free(where);
+	}
+	if (ctx->json)
+		cli_print_json(ctx, arr);
+	else
+		cli_table_print(&t);
+	json_object_put(arr);
+	cli_table_free(&t);
+	snap_list_free(&list);
+	return 0;
+}
+
+static int print_info(struct qc_ctx *ctx, const char *vmname, struct snap_disk *disks, size_t n, const char *name)
+{
+	struct snap_list list;
+	const struct snap_entry *e;
+	int rc = 0;
+
+	snap_list_build(disks, n, &list);
+	e = snap_list_find(&list, name);
+	if (!e) {
+		cli_error("no snapshot named '%s'", name);
+		snap_list_free(&list);
+		return 1;
+	}
+	if (ctx->json) {
+		struct json_object *o = entry_json(e), *per = json_object_new_array();
+
+		for (size_t k = 0; k < e->n_on; k++) {
+			struct json_object *d = json_object_new_object();
+
+			json_object_object_add(d, "target", json_object_new_string(e->on[k].target));
+			json_object_object_add(d, "snapshot", json_object_get(e->on[k].info));
+			json_object_array_add(per, d);
+		}
+		json_object_object_add(o, "per-disk", per);
+		cli_print_json(ctx, o);
+		json_object_put(o);
+	} else {
+		char date[64], size[32], *where = disks_of(e, disks, n);
+
+		fmt_date(date, sizeof(date), e->date_sec, false);
+		img_size_str(size, sizeof(size), e->vm_state_size);
+		printf("%-15s %s\n", "Name:", e->name);
+		printf("%-15s %s\n", "Domain:", vmname);
+		printf("%-15s %s\n", "State:", e->vm_state_size ? "running" : "shutoff");
+		printf("%-15s %s\n", "Location:", "internal");
+		printf("%-15s %s\n", "Creation Time:", date);
+		printf("%-15s %s\n", "VM State Size:", size);
+		printf("%-15s %s\n", "VM State Disk:", e->vmstate_disk ? e->vmstate_disk : "-");
+		printf("%-15s %s\n", "Disks:", where);
+		printf("%-15s %s\n", "Consistent:", e->consistent ? "yes" : "no");
+		for (size_t k = 0; k < e->n_on; k++) {
+			struct qc_buf b = { 0 };
+			struct json_object *one = json_object_new_array();
+			const char *file = "";
+
+			for (size_t i = 0; i < n; i++)
+				if (disks[i].target == e->on[k].target)
+					file = disks[i].file;
+			json_object_array_add(one, json_object_get(e->on[k].info));
+			img_info_snapshot_table(&b, one);
+			printf("\nDisk %s (%s):\n%s", e->on[k].target, file, qc_buf_str(&b));
+			qc_buf_free(&b);
+			json_object_put(one);
+		}
+		free(where);
+	}
+	snap_list_free(&list);
+	return rc;
+}
+
+/* ---- running a subcommand --------------------------------------------------------- */
+
+static volatile bool cancel_requested;
+
+static void on_sigint(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	cancel_requested = true;
+}
+
+static void show_progress(void *opaque, uint64_t current, uint64_t total)
+{
+	(void)opaque;
+	if (total)
+		fprintf(stderr, "\r    (%.2f/100%%)", 100.0 * (double)current / (double)total);
+}
+
+enum sub { SUB_CREATE, SUB_LIST, SUB_INFO, SUB_REVERT, SUB_DELETE };
+
+static int exec_snapshot(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		QC_COMMON_LONGOPTS,
+		{ "disk-only", no_argument, NULL, 'D' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "paused", no_argument, NULL, 'P' },
+		{ "vmstate-disk", required_argument, NULL, 'm' },
+		{ "disks", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *const subs[] = { "create", "list", "info", "revert", "delete" };
+	struct snap_opts o = { 0 };
+	struct snap_ctx sctx = { 0 };
+	struct disc_list list = { 0 };
+	struct disc_vm *vm = NULL;
+	struct snap_disk *disks = NULL;
+	size_t n = 0;
+	struct qc_error *err = NULL;
+	struct event *sigint = NULL;
+	const char *what = NULL, *name = NULL, *vmname;
+	char *addr = NULL;
+	enum sub sub = SUB_LIST;
+	bool found = false;
+	int rc, i;
+
+	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS, longopts, own_opt, &o);
+	if (rc >= 0)
+		goto out;
+	rc = 0;
+	i = optind;
+	if (i >= argc) {
+		rc = cli_usage_error(cmd, "no subcommand given (create, list, info, revert or delete)");
+		goto out;
+	}
+	for (size_t k = 0; k < 5; k++)
+		if (!strcmp(argv[i], subs[k])) {
+			sub = (enum sub)k;
+			found = true;
+		}
+	if (!found) {
+		rc = cli_usage_error(cmd, "unknown subcommand '%s'", argv[i]);
+		goto out;
+	}
+	i++;
+	if (!ctx->socket) {
+		if (i >= argc) {
+			rc = cli_usage_error(cmd, "no VM given");
+			goto out;
+		}
+		what = argv[i++];
+	}
+	if (sub != SUB_LIST) {
+		if (i >= argc) {
+			rc = cli_usage_error(cmd, "no snapshot name given");
+			goto out;
+		}
+		name = argv[i++];
+	}
+	if (i < argc) {
+		rc = cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+		goto out;
+	}
+	if (sub == SUB_CREATE && snap_check_name(name, &err) < 0) {
+		rc = cli_fail(err);
+		goto out;
+	}
+
+	/* Which VM, and is it running? */
+	if (ctx->socket || cli_is_address(what)) {
+		addr = qc_strdup(ctx->socket ? ctx->socket : what);
+	} else {
+		vm = cli_find_vm(ctx, what, &list);
+		if (!vm) {
+			rc = 1;
+			goto out;
+		}
+		addr = cli_vm_address(&list, vm, &err);
+		if (!addr && vm->state != DISC_STATE_SHUTOFF) {
+			rc = cli_fail(err);
+			goto out;
+		}
+		qc_error_free(err);
+		err = NULL;
+	}
+	vmname = vm && vm->name ? vm->name : (addr ? addr : "?");
+	sctx.base = ctx->base;
+	sctx.timeout_ms = cli_timeout(ctx);
+	sctx.cancel = &cancel_requested;
+	if (isatty(STDERR_FILENO))
+		sctx.progress = show_progress;
+	if (addr) {
+		struct qmp_session_opts sopts = { 0 };
+
+		sopts.greeting_timeout_ms = sopts.command_timeout_ms = cli_timeout(ctx);
+		sctx.s = qmp_session_new(ctx->base, &sopts);
+		if (ctx->verbose)
+			qmp_session_set_trace(sctx.s, cli_trace, NULL);
+		if (qmp_session_connect(sctx.s, addr, &err) < 0 || qmp_sync_wait_ready(ctx->base, sctx.s, &err) < 0) {
+			/* Nobody listening and discovery knows the disks: shut off. */
+			bool gone = err->errnum == ENOENT || err->errnum == ECONNREFUSED;
+
+			qmp_session_free(sctx.s);
+			sctx.s = NULL;
+			if (!gone || !vm || (vm->sources & DISC_SRC_PROC)) {
+				rc = cli_fail(err);
+				goto out;
+			}
+			qc_error_free(err);
+			err = NULL;
+		}
+	}
+	if (sctx.s ? snap_disks_live(&sctx, vm, &disks, &n, &err) < 0 : snap_disks_offline(vm, &disks, &n, &err) < 0) {
+		rc = cli_fail(err);
+		goto out;
+	}
+
+	sigint = evsignal_new(ctx->base, SIGINT, on_sigint, NULL);
+	event_add(sigint, NULL);
+	switch (sub) {
+	case SUB_LIST:
+		rc = print_list(ctx, disks, n);
+		break;
+	case SUB_INFO:
+		rc = print_info(ctx, vmname, disks, n, name);
+		break;
+	case SUB_CREATE: {
+		struct snap_create_opts co = {
+			.name = name,
+			.disk_only = o.disk_only,
+			.force = o.force,
+			.vmstate_disk = o.vmstate_disk,
+			.only = o.only,
+			.n_only = o.n_only,
+		};
+
+		rc = snap_create(&sctx, disks, n, &co, &err) < 0 ? 1 : 0;
+		break;
+	}
+	case SUB_REVERT:
+		rc = snap_revert(&sctx, disks, n, name, o.paused, o.disk_only, &err) < 0 ? 1 : 0;
+		break;
+	case SUB_DELETE:
+		rc = snap_delete(&sctx, disks, n, name, &err) < 0 ? 1 : 0;
+		break;
+	}
+	if (sctx.progress && (sub == SUB_CREATE || sub == SUB_REVERT || sub == SUB_DELETE))
+		fputs("\r                    \r", stderr);
+	if (rc && err)
+		cli_fail(err);
+	else if (!rc && sub == SUB_CREATE)
+		printf("Domain snapshot %s created\n", name);
+	else if (!rc && sub == SUB_DELETE)
+		printf("Domain snapshot %s deleted\n", name);
+	err = NULL;
+out:
+	qc_error_free(err);
+	if (sigint)
+		event_free(sigint);
+	if (sctx.s)
+		qmp_session_free(sctx.s);
+	snap_disks_free(disks, n);
+	discover_list_free(&list);
+	free(addr);
+	for (size_t k = 0; k < o.n_only; k++)
+		free(o.only[k]);
+	free(o.only);
+	return rc;
+}
+
+const struct qc_cmd qc_cmd_snapshot = {
+	.name = "snapshot",
+	.summary = "create, list, inspect, revert and delete snapshots",
+	.usage = usage,
+	.exec = exec_snapshot,
+};
