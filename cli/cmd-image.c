@@ -15,6 +15,7 @@
 #include "img_convert.h"
 #include "img_create.h"
 #include "img_info.h"
+#include "img_snapshot.h"
 #include "qc_buf.h"
 #include "qmpctl.h"
 
@@ -460,6 +461,121 @@ static int image_convert(struct qc_ctx *ctx, int argc, char **argv)
 	return rc < 0 ? cli_fail(err) : 0;
 }
 
+
+/* ---- snapshot ------------------------------------------------------------------- */
+
+static const char snapshot_usage[] =
+	"Usage: qmpctl image snapshot -l [-U] [--json] FILE\n"
+	"       qmpctl image snapshot -c NAME | -a NAME | -d NAME FILE\n"
+	"\n"
+	"Internal snapshots of a qcow2 image (disk only; the image must not be in use).\n"
+	"\n"
+	"  -l, --list            list the snapshots (the table of qemu-img snapshot -l)\n"
+	"  -c, --create NAME     take a snapshot (through qemu-storage-daemon)\n"
+	"  -d, --delete NAME     delete a snapshot, by id or name (through qemu-storage-daemon)\n"
+	"  -a, --apply NAME      revert the disk to a snapshot, by id or name (natively,\n"
+	"                        crash-safe: an interruption leaves the old or the new state)\n"
+	"  -U, --force-share     -l only: read the image even when another process writes it\n"
+	"      --json            -l only: the snapshots as a JSON array (qemu-img info's keys)\n"
+	"  -t, --timeout SEC     give qemu-storage-daemon SEC seconds per step (default 30)\n"
+	"  -h, --help            show this help\n"
+	"\n"
+	"Raw images cannot hold internal snapshots.\n"
+	"Exit status: 0 on success, 1 on failure, 2 on bad usage.\n";
+
+static const struct qc_cmd image_snapshot_cmd = { "image snapshot", "", snapshot_usage, NULL };
+
+struct snapshot_args {
+	char op;
+	const char *name;
+	bool force_share;
+	int nops;
+};
+
+static int snapshot_opt(void *opaque, int opt, const char *arg)
+{
+	struct snapshot_args *a = opaque;
+
+	switch (opt) {
+	case 'l':
+	case 'c':
+	case 'a':
+	case 'd':
+		a->op = (char)opt;
+		a->name = arg;
+		a->nops++;
+		return 0;
+	case 'U':
+		a->force_share = true;
+		return 0;
+	}
+	return 1;
+}
+
+static int image_snapshot(struct qc_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "list", no_argument, NULL, 'l' },
+		{ "create", required_argument, NULL, 'c' },
+		{ "apply", required_argument, NULL, 'a' },
+		{ "delete", required_argument, NULL, 'd' },
+		{ "force-share", no_argument, NULL, 'U' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct snapshot_args a = { 0 };
+	struct qc_error *err = NULL;
+	const char *path;
+	int rc;
+
+	rc = cli_parse_opts(ctx, &image_snapshot_cmd, argc, argv, "lc:a:d:Ut:vh", longopts, snapshot_opt, &a);
+	if (rc >= 0)
+		return rc;
+	if (a.nops != 1)
+		return cli_usage_error(&image_snapshot_cmd, "give exactly one of -l, -c, -a, -d");
+	if (argc - optind != 1)
+		return cli_usage_error(&image_snapshot_cmd, optind >= argc ? "no FILE given" : "too many arguments");
+	if (a.force_share && a.op != 'l')
+		return cli_usage_error(&image_snapshot_cmd, "-U only goes with -l: changing a shared image is unsafe");
+	path = argv[optind];
+
+	if (a.op == 'l') {
+		struct json_object *list = img_snapshot_list(path, a.force_share, &err);
+		struct qc_buf out = { 0 };
+
+		if (!list)
+			return cli_fail(err);
+		if (ctx->json) {
+			img_info_json_text(&out, list);
+		} else if (json_object_array_length(list)) {
+			qc_buf_append_str(&out, "Snapshot list:\n");
+			img_info_snapshot_table(&out, list);
+		}
+		fwrite(out.data ? out.data : "", 1, out.len, stdout);
+		qc_buf_free(&out);
+		json_object_put(list);
+		return 0;
+	}
+	if (a.op == 'a') {
+		struct img_apply_opts ao = { 0 };
+		/* Fault injection for the interruption tests only. */
+		const char *stop = getenv("QMPCTL_TEST_APPLY_STOP_AT");
+
+		if (stop)
+			ao.stop_at = (unsigned)strtoul(stop, NULL, 10);
+		rc = img_snapshot_apply(path, a.name, &ao, &err);
+		if (stop)
+			fprintf(stderr, "qmpctl: test: %u writes and flushes\n", ao.writes);
+		return rc < 0 ? cli_fail(err) : 0;
+	}
+	rc = img_snapshot_qsd(ctx->base, path, a.op == 'c' ? IMG_SNAPSHOT_CREATE : IMG_SNAPSHOT_DELETE, a.name,
+			      cli_timeout(ctx), &err);
+	return rc < 0 ? cli_fail(err) : 0;
+}
+
 /* ---- the verb -------------------------------------------------------------- */
 
 static const struct {
@@ -469,6 +585,7 @@ static const struct {
 	{ "info", image_info },
 	{ "create", image_create },
 	{ "convert", image_convert },
+	{ "snapshot", image_snapshot },
 };
 
 static int image_exec(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv)
