@@ -659,8 +659,17 @@ static int run_interactive(struct shell *sh)
 	int rc = 0;
 
 	the_shell = sh;
-	qmp_session_execute(sh->s, "query-commands", NULL, 0, NULL, 0, 0, on_commands, sh, NULL);
-	qmp_session_execute(sh->s, "query-qmp-schema", NULL, 0, NULL, 0, 0, on_schema, sh, NULL);
+	/* Fetched before the first prompt (a few milliseconds), so that Tab
+	 * works from the first key. */
+	for (int k = 0; k < 2; k++) {
+		struct qc_error *err = NULL;
+		struct json_object *ret = qmp_sync_execute(sh->ctx->base, sh->s, k ? "query-qmp-schema" : "query-commands",
+							   NULL, &err);
+
+		(k ? on_schema : on_commands)(sh, ret, err);
+		json_object_put(ret);
+		qc_error_free(err);
+	}
 	sub = qmp_session_subscribe(sh->s, NULL, on_event, sh);
 	qmp_session_set_state_cb(sh->s, on_state, sh);
 	if (sh->ctx->verbose)

@@ -219,6 +219,7 @@ qemu_stop
 bg_wait "$TAP_PID" $((15 * SLOW))
 assert_eq 1 "$BG_RC" "tap exit status when QEMU goes away"
 assert_match "$(cat "$T/tap.err")" '^qmpctl: .*closed' "the tap says why"
+assert_eq 1 "$(grep -c . "$T/tap.err")" "the tap's stderr holds that one line (no sanitizer or valgrind report)"
 [[ ! -e "$TAP" ]] || fail "the tap socket was left behind"
 _ok
 client_close a
