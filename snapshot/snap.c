@@ -20,6 +20,7 @@
 #include "discover.h"
 #include "img.h"
 #include "img_info.h"
+#include "img_snapshot.h"
 #include "qc_buf.h"
 #include "qmp_qsd.h"
 #include "qmp_session.h"
@@ -711,11 +712,13 @@ static int simple(struct snap_ctx *ctx, const char *cmd, struct qc_error **errp)
 static int revert_offline(struct snap_disk *disks, const size_t *idx, size_t k, const char *name,
 			  struct qc_error **errp)
 {
-	(void)disks;
-	(void)idx;
-	(void)k;
-	qc_error_set(errp, "reverting '%s' while the VM is shut off is not supported by this build yet", name);
-	return -1;
+	for (size_t i = 0; i < k; i++) {
+		if (img_snapshot_apply(disks[idx[i]].file, name, NULL, errp) < 0) {
+			qc_error_prepend(errp, "disk %s", disks[idx[i]].target);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int snap_revert(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const char *name, bool paused,
