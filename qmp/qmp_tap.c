@@ -372,6 +372,8 @@ static void on_upstream_state(void *opaque, enum qmp_session_state state, const 
 			if (c->state != CLIENT_WAITING)
 				client_close(c, "the connection to QEMU ended");
 		}
+		if (t->dead_s) /* an earlier one the loop has not reaped yet */
+			qmp_session_free(t->dead_s);
 		t->dead_s = t->s;
 		t->s = NULL;
 		event_active(t->reap_ev, 0, 0);
