@@ -561,36 +561,90 @@ static void member_fn(void *opaque, struct json_object *member)
 	free(word);
 }
 
-/* Argument names for the command at the start of the line. */
-static void complete_args(struct shell *sh, const char *text)
+/* The type of the member at the dotted path (first len bytes of path)
+ * inside type, or NULL. */
+static const char *path_type(struct shell *sh, const char *type, const char *path, size_t len)
+{
+	const char *end = path + len;
+
+	while (path < end && type) {
+		size_t n = strcspn(path, ".");
+		char *name;
+		struct member_walk find = { .sh = sh };
+
+		if (n > (size_t)(end - path))
+			n = (size_t)(end - path);
+		name = qc_strndup(path, n);
+		find.want = name;
+		type_members(sh, type, 0, member_fn, &find);
+		type = find.found_type;
+		free(name);
+		path += n + 1;
+	}
+	return type;
+}
+
+/* Values for "key=": an enum's names, or true/false. */
+static void complete_value(struct shell *sh, const char *type, const char *text, size_t keylen)
+{
+	struct json_object *t = json_object_object_get(sh->types, type), *values;
+	char *key = qc_strndup(text, keylen + 1); /* with the '=' */
+
+	if (!strcmp(type, "bool")) {
+		char *w = qc_asprintf("%strue", key);
+
+		add_cand(text, w, 0);
+		free(w);
+		w = qc_asprintf("%sfalse", key);
+		add_cand(text, w, 0);
+		free(w);
+	}
+	/* QEMU 7.2 lists enum values as "values"; later ones also as "members". */
+	values = json_object_object_get(t, "values");
+	for (size_t i = 0; json_object_is_type(values, json_type_array) && i < json_object_array_length(values);
+	     i++) {
+		const char *v = json_object_get_string(json_object_array_get_idx(values, i));
+		char *w;
+
+		if (!v)
+			continue;
+		w = qc_asprintf("%s%s", key, v);
+		add_cand(text, w, 0);
+		free(w);
+	}
+	free(key);
+}
+
+/* Argument names (or values) for the command at the start of the line.
+ * Returns true when completing a value. */
+static bool complete_args(struct shell *sh, const char *text)
 {
 	char *cmd = qc_strndup(rl_line_buffer, strcspn(rl_line_buffer, " \t"));
 	struct json_object *c = json_object_object_get(sh->types, cmd);
 	const char *type = json_object_get_string(json_object_object_get(c, "arg-type"));
-	const char *dot;
+	const char *dot, *eq = strchr(text, '=');
 	struct member_walk w = { .sh = sh, .text = text };
 	char *prefix;
 
 	free(cmd);
-	if (!type || strchr(text, '='))
-		return;
-	/* Walk the dotted path typed so far. */
+	if (!type)
+		return false;
+	if (eq) {
+		const char *vt = path_type(sh, type, text, (size_t)(eq - text));
+
+		if (vt)
+			complete_value(sh, vt, text, (size_t)(eq - text));
+		return true;
+	}
+	/* Members of the object at the dotted path typed so far. */
 	dot = strrchr(text, '.');
 	prefix = qc_strndup(text, dot ? (size_t)(dot - text) + 1 : 0);
-	for (const char *p = prefix; *p && type;) {
-		size_t len = strcspn(p, ".");
-		char *name = qc_strndup(p, len);
-		struct member_walk find = { .sh = sh, .want = name };
-
-		type_members(sh, type, 0, member_fn, &find);
-		type = find.found_type;
-		free(name);
-		p += len + (p[len] == '.');
-	}
+	type = path_type(sh, type, prefix, strlen(prefix) ? strlen(prefix) - 1 : 0);
 	w.prefix = prefix;
 	if (type)
 		type_members(sh, type, 0, member_fn, &w);
 	free(prefix);
+	return false;
 }
 
 static char **complete(const char *text, int start, int end)
@@ -612,8 +666,7 @@ static char **complete(const char *text, int start, int end)
 		add_cand(text, "hmp", 0);
 		rl_completion_append_character = ' ';
 	} else {
-		complete_args(sh, text);
-		rl_completion_append_character = '\0';
+		rl_completion_append_character = complete_args(sh, text) ? ' ' : '\0';
 	}
 	if (!n_cands)
 		return NULL;

@@ -115,7 +115,8 @@ wait_for_match "$PTY" '"name": "shell"' $((10 * SLOW)) "the half-typed line did 
 assert_exit 0 qmpctl qmp "$QMP_SOCK2" cont
 wait_for_match "$PTY" '"event":"RESUME"' $((10 * SLOW)) "no RESUME while idle at the prompt"
 
-type_keys $'blockdev-add driver=null-co node-na\tn1\r'
+# An enum value (driver) and an argument name, both by Tab.
+type_keys $'blockdev-add driver=null-c\tnode-na\tn1\r'
 prompts $((before + 4))
 type_keys $'query-named-block-nodes\r'
 wait_for_match "$PTY" '"node-name": "n1"' $((10 * SLOW)) "the command with a completed argument did not run"
