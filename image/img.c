@@ -284,7 +284,7 @@ static int read_host(struct img *img, const struct img_io *io, void *buf, size_t
 {
 	size_t avail = host >= io->size ? 0 : (io->size - host < len ? (size_t)(io->size - host) : len);
 
-	if (avail && img_fd_pread(io->fd, buf, avail, host, "data", errp) < 0) {
+	if (avail && img_io_pread(io, buf, avail, host, "data", errp) < 0) {
 		qc_error_prepend(errp, "%s", img->path);
 		return -1;
 	}
