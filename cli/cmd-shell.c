@@ -64,6 +64,12 @@ static const char usage[] =
 #define PROMPT_QMP "(QEMU) "
 #define PROMPT_HMP "(HMP) "
 
+/* A sorted list of names for completion. */
+struct words {
+	char **v;
+	size_t n;
+};
+
 struct shell_opts {
 	bool hmp;
 	bool keep_going;
@@ -82,8 +88,8 @@ struct shell {
 	unsigned pending;
 	struct qc_error *fatal;
 	/* completion */
-	char **commands;
-	size_t n_commands;
+	struct words commands;  /* QMP commands */
+	struct words hmp, info; /* HMP commands, "info" subcommands */
 	struct json_object *types; /* schema entities by name */
 };
 
@@ -436,30 +442,66 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void on_commands(void *opaque, struct json_object *ret, const struct qc_error *err)
+static void words_add(struct words *w, const char *name, size_t len)
 {
-	struct shell *sh = opaque;
-	size_t n;
+	for (size_t i = 0; i < w->n; i++)
+		if (strlen(w->v[i]) == len && !strncmp(w->v[i], name, len))
+			return;
+	w->v = qc_realloc(w->v, (w->n + 1) * sizeof(char *));
+	w->v[w->n++] = qc_strndup(name, len);
+}
 
-	if (err || !json_object_is_type(ret, json_type_array))
-		return;
-	n = json_object_array_length(ret);
-	sh->commands = qc_calloc(n + 1, sizeof(char *));
-	for (size_t i = 0; i < n; i++) {
+static void words_free(struct words *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		free(w->v[i]);
+	free(w->v);
+	w->v = NULL;
+	w->n = 0;
+}
+
+static void on_commands(struct shell *sh, struct json_object *ret)
+{
+	for (size_t i = 0; json_object_is_type(ret, json_type_array) && i < json_object_array_length(ret); i++) {
 		const char *name = json_object_get_string(
 			json_object_object_get(json_object_array_get_idx(ret, i), "name"));
 
 		if (name)
-			sh->commands[sh->n_commands++] = qc_strdup(name);
+			words_add(&sh->commands, name, strlen(name));
 	}
-	qsort(sh->commands, sh->n_commands, sizeof(char *), cmp_str);
 }
 
-static void on_schema(void *opaque, struct json_object *ret, const struct qc_error *err)
+/* HMP's "help" text: one command per line, "name|alias args -- what";
+ * "help info" lines start with "info name". */
+static void on_hmp_help(struct shell *sh, struct json_object *ret, struct words *w, bool info)
 {
-	struct shell *sh = opaque;
+	const char *p = json_object_is_type(ret, json_type_string) ? json_object_get_string(ret) : "";
 
-	if (err || !json_object_is_type(ret, json_type_array))
+	while (*p) {
+		size_t line = strcspn(p, "\n"), n;
+		const char *q = p;
+
+		while (q < p + line && *q == ' ')
+			q++;
+		if (info && !strncmp(q, "info ", 5))
+			q += 5;
+		else if (info)
+			q = p + line;
+		while (q < p + line && *q != ' ' && *q != '[' && *q != '\r') {
+			n = strcspn(q, "| [\r\n");
+			if (n)
+				words_add(w, q, n);
+			q += n;
+			if (*q == '|')
+				q++;
+		}
+		p += line + (p[line] == '\n');
+	}
+}
+
+static void on_schema(struct shell *sh, struct json_object *ret)
+{
+	if (!json_object_is_type(ret, json_type_array))
 		return;
 	sh->types = json_object_new_object();
 	for (size_t i = 0; i < json_object_array_length(ret); i++) {
@@ -468,6 +510,34 @@ static void on_schema(void *opaque, struct json_object *ret, const struct qc_err
 
 		if (name)
 			json_object_object_add(sh->types, name, json_object_get(e));
+	}
+}
+
+/* What completion needs, fetched before the first prompt (a few
+ * milliseconds) so that Tab works from the first key.  Failures only mean
+ * less to complete. */
+static void fetch_completions(struct shell *sh)
+{
+	static const char *const hmp_help[] = { "help", "help info" };
+
+	for (int k = 0; k < 4; k++) {
+		struct qc_error *err = NULL;
+		struct json_object *args = NULL, *ret;
+		const char *cmd = k == 0 ? "query-commands" : k == 1 ? "query-qmp-schema" : "human-monitor-command";
+
+		if (k >= 2) {
+			args = json_object_new_object();
+			json_object_object_add(args, "command-line", json_object_new_string(hmp_help[k - 2]));
+		}
+		ret = qmp_sync_execute(sh->ctx->base, sh->s, cmd, args, &err);
+		if (k == 0)
+			on_commands(sh, ret);
+		else if (k == 1)
+			on_schema(sh, ret);
+		else
+			on_hmp_help(sh, ret, k == 2 ? &sh->hmp : &sh->info, k == 3);
+		json_object_put(ret);
+		qc_error_free(err);
 	}
 }
 
@@ -647,6 +717,29 @@ static bool complete_args(struct shell *sh, const char *text)
 	return false;
 }
 
+/* HMP: the command name, or the word after "info". */
+static void complete_hmp(struct shell *sh, const char *text, int start)
+{
+	const char *line = hmp_line(sh, rl_line_buffer);
+	size_t off = line ? (size_t)(line - rl_line_buffer) : 0;
+	const char *w1 = rl_line_buffer + off;
+	size_t n1 = strcspn(w1, " \t");
+
+	if ((size_t)start <= off) {
+		for (size_t i = 0; i < sh->hmp.n; i++)
+			add_cand(text, sh->hmp.v[i], 0);
+		return;
+	}
+	if (n1 == 4 && !strncmp(w1, "info", 4)) {
+		/* Only the word right after "info". */
+		for (const char *p = w1 + n1; p < rl_line_buffer + start; p++)
+			if (!is_space(*p))
+				return;
+		for (size_t i = 0; i < sh->info.n; i++)
+			add_cand(text, sh->info.v[i], 0);
+	}
+}
+
 static char **complete(const char *text, int start, int end)
 {
 	struct shell *sh = the_shell;
@@ -658,15 +751,15 @@ static char **complete(const char *text, int start, int end)
 	for (int i = 0; i < start; i++)
 		if (!is_space(rl_line_buffer[i]))
 			first = false;
-	if (sh->o->hmp || hmp_line(sh, rl_line_buffer))
-		return NULL;
-	if (first) {
-		for (size_t i = 0; i < sh->n_commands; i++)
-			add_cand(text, sh->commands[i], 0);
+	rl_completion_append_character = ' ';
+	if (sh->o->hmp || (!first && hmp_line(sh, rl_line_buffer))) {
+		complete_hmp(sh, text, start);
+	} else if (first) {
+		for (size_t i = 0; i < sh->commands.n; i++)
+			add_cand(text, sh->commands.v[i], 0);
 		add_cand(text, "hmp", 0);
-		rl_completion_append_character = ' ';
-	} else {
-		rl_completion_append_character = complete_args(sh, text) ? ' ' : '\0';
+	} else if (!complete_args(sh, text)) {
+		rl_completion_append_character = '\0';
 	}
 	if (!n_cands)
 		return NULL;
@@ -712,17 +805,7 @@ static int run_interactive(struct shell *sh)
 	int rc = 0;
 
 	the_shell = sh;
-	/* Fetched before the first prompt (a few milliseconds), so that Tab
-	 * works from the first key. */
-	for (int k = 0; k < 2; k++) {
-		struct qc_error *err = NULL;
-		struct json_object *ret = qmp_sync_execute(sh->ctx->base, sh->s, k ? "query-qmp-schema" : "query-commands",
-							   NULL, &err);
-
-		(k ? on_schema : on_commands)(sh, ret, err);
-		json_object_put(ret);
-		qc_error_free(err);
-	}
+	fetch_completions(sh);
 	sub = qmp_session_subscribe(sh->s, NULL, on_event, sh);
 	qmp_session_set_state_cb(sh->s, on_state, sh);
 	if (sh->ctx->verbose)
@@ -802,9 +885,9 @@ static int exec_shell(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, ch
 	else
 		rc = run_script(&sh);
 	qmp_session_free(sh.s);
-	for (size_t k = 0; k < sh.n_commands; k++)
-		free(sh.commands[k]);
-	free(sh.commands);
+	words_free(&sh.commands);
+	words_free(&sh.hmp);
+	words_free(&sh.info);
 	json_object_put(sh.types);
 	return rc;
 }

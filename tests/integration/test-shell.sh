@@ -121,6 +121,11 @@ prompts $((before + 4))
 type_keys $'query-named-block-nodes\r'
 wait_for_match "$PTY" '"node-name": "n1"' $((10 * SLOW)) "the command with a completed argument did not run"
 
+# HMP: the command and the info subcommand by Tab.
+type_keys $'hmp inf\tstatu\t\r'
+wait_for_match "$PTY" 'VM status: (running|paused)|not found|unknown command' $((10 * SLOW)) "no reply to the completed HMP line"
+assert_match "$(cat "$PTY")" 'VM status: running' "Tab completed 'hmp inf' and 'statu'"
+
 type_keys $'no-such-thing\003'
 sleep $((1 * SLOW))
 type_keys $'query-version\r'
