@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,8 +40,9 @@ static const char usage[] =
 	"{\"execute\": \"query-status\"}, or 'hmp COMMAND-LINE' for a human monitor command.\n"
 	"\n"
 	"On a terminal: line editing, history (kept in $XDG_STATE_HOME/qmpctl/history,\n"
-	"or ~/.local/state/qmpctl/history), Tab completes command and argument names,\n"
-	"events are printed as they arrive.  Ctrl-D or 'quit' ends the shell.\n"
+	"or ~/.local/state/qmpctl/history), Tab completes command names, argument names\n"
+	"and values (from QEMU's schema) and HMP commands, events are printed as they\n"
+	"arrive.  Ctrl-C drops the line being typed; Ctrl-D or 'quit' ends the shell.\n"
 	"\n"
 	"From a script: one reply per command as a JSON line ({\"return\": ...} or\n"
 	"{\"error\": ...}); errors are also reported on stderr.  The script stops at the\n"
@@ -239,25 +239,13 @@ static int run_script(struct shell *sh)
 
 /* ---- the terminal -------------------------------------------------------- */
 
-static int term_cols(void)
-{
-	struct winsize ws;
-
-	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-		return ws.ws_col;
-	return 80;
-}
-
 /* Prints text (ending in a newline) above the line being edited. */
 static void say(struct shell *sh, FILE *f, const char *text)
 {
 	if (sh->prompt_on) {
-		/* Up to the prompt's first row, then clear to the end of the screen. */
-		int cols = term_cols();
-		int row = (int)(strlen(sh->o->hmp ? PROMPT_HMP : PROMPT_QMP) + (size_t)rl_point) / cols;
-
-		if (row > 0)
-			printf("\033[%dA", row);
+		/* Clear the row with the cursor; libedit redraws the whole line
+		 * below the text.  (libedit does not tell where its cursor is, so
+		 * rows above, of a line longer than the terminal is wide, stay.) */
 		fputs("\r\033[J", stdout);
 		fflush(stdout);
 	}
