@@ -40,8 +40,14 @@ int img_parse_size(const char *s, uint64_t *out, struct qc_error **errp)
 	int shift = 0;
 
 	errno = 0;
-	if (!*s || strchr(s, '-'))
+	/* Digits first, then at most a fraction and one suffix letter: no
+	 * signs, blanks, hex, exponents, "inf" or "nan" reach strtod. */
+	if (!(*s >= '0' && *s <= '9'))
 		goto bad;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || *p == '.' || (!p[1] && strchr("bBkKmMgGtTpPeE", *p))))
+			goto bad;
+	errno = 0;
 	v = strtod(s, &end);
 	if (end == s || errno || !(v >= 0))
 		goto bad;

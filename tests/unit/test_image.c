@@ -7,14 +7,18 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include <unistd.h>
+
 #include "img.h"
 #include "img_be.h"
+#include "img_create.h"
 #include "img_info.h"
 #include "img_qcow2.h"
 #include "img_qcow2_format.h"
@@ -374,6 +378,133 @@ static void test_is_zero(void **state)
 	}
 }
 
+
+static void test_parse_size(void **state)
+{
+	static const struct {
+		const char *s;
+		uint64_t v;
+	} ok[] = {
+		{ "0", 0 },           { "512", 512 },       { "1k", 1024 },           { "1K", 1024 },
+		{ "1.5M", 1572864 },  { "10G", 10737418240ull }, { "2T", 2199023255552ull }, { "1E", 1ull << 60 },
+		{ "4096b", 4096 },
+	};
+	static const char *const bad[] = { "", "-1", "1X", "1kk", "k", "1.3", "20E", "1e3q", " 5" };
+	struct qc_error *err = NULL;
+	uint64_t v;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		if (img_parse_size(ok[i].s, &v, &err) < 0)
+			fail_msg("'%s' rejected: %s", ok[i].s, err->msg);
+		assert_int_equal(v, ok[i].v);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (img_parse_size(bad[i], &v, &err) == 0)
+			fail_msg("'%s' accepted as %llu", bad[i], (unsigned long long)v);
+		assert_non_null(strstr(err->msg, "invalid size"));
+		qc_error_free(err);
+		err = NULL;
+	}
+}
+
+static void test_create_options(void **state)
+{
+	struct img_create_opts o;
+	struct qc_error *err = NULL;
+
+	(void)state;
+	img_create_opts_init(&o, IMG_FMT_QCOW2);
+	assert_int_equal(img_create_parse_options(&o, "compat=0.10,cluster_size=4k,backing_file=a,,b.qcow2,"
+						      "backing_fmt=qcow2,preallocation=metadata,refcount_bits=16",
+						  &err),
+			 0);
+	assert_int_equal(o.qcow2.version, 2);
+	assert_int_equal(o.qcow2.cluster_bits, 12);
+	assert_string_equal(o.backing_file, "a,b.qcow2");
+	assert_int_equal(o.prealloc, IMG_PREALLOC_METADATA);
+	assert_int_equal(img_create_parse_options(&o, "lazy_refcounts=on,extended_l2=yes,compression_type=zstd", &err),
+			 0);
+	assert_true(o.qcow2.lazy_refcounts && o.qcow2.extended_l2);
+	img_create_opts_free(&o);
+
+	static const struct {
+		const char *opts;
+		const char *msg;
+	} bad[] = {
+		{ "cluster_size=1000", "power of two" }, { "cluster_size=4M", "power of two" },
+		{ "refcount_bits=3", "power of two" },   { "refcount_bits=128", "power of two" },
+		{ "lazy_refcounts=maybe", "on or off" }, { "compat=2", "invalid value" },
+		{ "bogus=1", "unknown option 'bogus'" }, { "size", "has no value" },
+		{ "encrypt.format=luks", "not supported" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		img_create_opts_init(&o, IMG_FMT_QCOW2);
+		if (img_create_parse_options(&o, bad[i].opts, &err) == 0)
+			fail_msg("'%s' accepted", bad[i].opts);
+		if (!strstr(err->msg, bad[i].msg))
+			fail_msg("'%s': '%s' lacks '%s'", bad[i].opts, err->msg, bad[i].msg);
+		qc_error_free(err);
+		err = NULL;
+		img_create_opts_free(&o);
+	}
+	img_create_opts_init(&o, IMG_FMT_RAW);
+	assert_int_equal(img_create_parse_options(&o, "preallocation=metadata", &err), -1);
+	qc_error_free(err);
+	err = NULL;
+	assert_int_equal(img_create_parse_options(&o, "preallocation=full,size=1M", &err), 0);
+	assert_true(o.has_size);
+	assert_int_equal(o.size, 1u << 20);
+	img_create_opts_free(&o);
+}
+
+/* Creating through the library and reading back through the parser: every
+ * cluster in use has refcount 1, nothing else. */
+static void test_create_roundtrip(void **state)
+{
+	char dir[] = "/tmp/test_image.XXXXXX", path[64];
+	struct img_create_opts o;
+	struct qc_error *err = NULL;
+	struct img *im;
+	uint8_t buf[4096];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/a.qcow2", dir);
+	for (uint32_t order = 0; order <= 6; order++) {
+		img_create_opts_init(&o, IMG_FMT_QCOW2);
+		o.size = 5ull << 30;
+		o.has_size = true;
+		o.overwrite = true;
+		o.qcow2.refcount_order = order;
+		o.qcow2.cluster_bits = 12;
+		o.prealloc = order == 3 ? IMG_PREALLOC_METADATA : IMG_PREALLOC_OFF;
+		if (img_create(path, &o, &err) < 0)
+			fail_msg("create: %s", err->msg);
+		img_create_opts_free(&o);
+		im = img_open(path, NULL, IMG_OPEN_CHAIN | IMG_OPEN_DATA, &err);
+		if (!im)
+			fail_msg("open: %s", err->msg);
+		assert_int_equal(im->fmt, IMG_FMT_QCOW2);
+		assert_int_equal(im->size, 5ull << 30);
+		assert_int_equal(im->qcow2->refcount_order, order);
+		assert_int_equal(im->qcow2->nb_features, 8);
+		assert_int_equal(img_read(im, buf, (5ull << 30) - sizeof(buf), sizeof(buf), &err), 0);
+		assert_true(img_is_zero(buf, sizeof(buf)));
+		img_close(im);
+	}
+	/* never over an existing file without overwrite */
+	img_create_opts_init(&o, IMG_FMT_RAW);
+	o.size = 1024;
+	o.has_size = true;
+	assert_int_equal(img_create(path, &o, &err), -1);
+	assert_non_null(strstr(err->msg, "file exists"));
+	qc_error_free(err);
+	img_create_opts_free(&o);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -386,6 +517,9 @@ int main(void)
 		cmocka_unit_test(test_backing_resolve),
 		cmocka_unit_test(test_json_text),
 		cmocka_unit_test(test_is_zero),
+		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_create_options),
+		cmocka_unit_test(test_create_roundtrip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
