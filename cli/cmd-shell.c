@@ -410,6 +410,26 @@ static void on_sigint(evutil_socket_t sig, short what, void *arg)
 	rl_callback_handler_install(sh->o->hmp ? PROMPT_HMP : PROMPT_QMP, on_line);
 }
 
+static void on_winch(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	rl_resize_terminal();
+}
+
+/* SIGTERM, SIGHUP: end cleanly, so that the terminal is given back in the
+ * mode it was in. */
+static void on_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	struct shell *sh = arg;
+
+	(void)sig;
+	(void)what;
+	sh->done = true;
+	event_base_loopbreak(sh->ctx->base);
+}
+
 static void on_state(void *opaque, enum qmp_session_state state, const struct qc_error *err)
 {
 	struct shell *sh = opaque;
@@ -788,7 +808,7 @@ static char *history_path(void)
 static int run_interactive(struct shell *sh)
 {
 	static char breaks[] = " \t";
-	struct event *stdin_ev, *sigint;
+	struct event *stdin_ev, *sigs[4];
 	struct qmp_subscription *sub;
 	int rc = 0;
 
@@ -811,9 +831,13 @@ static int run_interactive(struct shell *sh)
 		read_history(sh->history);
 
 	stdin_ev = event_new(sh->ctx->base, STDIN_FILENO, EV_READ | EV_PERSIST, on_stdin, sh);
-	sigint = evsignal_new(sh->ctx->base, SIGINT, on_sigint, sh);
+	sigs[0] = evsignal_new(sh->ctx->base, SIGINT, on_sigint, sh);
+	sigs[1] = evsignal_new(sh->ctx->base, SIGWINCH, on_winch, sh);
+	sigs[2] = evsignal_new(sh->ctx->base, SIGTERM, on_sigterm, sh);
+	sigs[3] = evsignal_new(sh->ctx->base, SIGHUP, on_sigterm, sh);
+	for (int k = 0; k < 4; k++)
+		event_add(sigs[k], NULL);
 	event_add(stdin_ev, NULL);
-	event_add(sigint, NULL);
 	if (qmp_session_version(sh->s))
 		printf("Connected to QEMU %s. Tab completes, Ctrl-D ends.\n", qmp_session_version(sh->s));
 	rl_callback_handler_install(sh->o->hmp ? PROMPT_HMP : PROMPT_QMP, on_line);
@@ -830,7 +854,8 @@ static int run_interactive(struct shell *sh)
 		rc = cli_fail(sh->fatal);
 	sh->fatal = NULL;
 	event_free(stdin_ev);
-	event_free(sigint);
+	for (int k = 0; k < 4; k++)
+		event_free(sigs[k]);
 	qmp_session_set_state_cb(sh->s, NULL, NULL);
 	qmp_session_set_trace(sh->s, NULL, NULL);
 	qmp_session_unsubscribe(sh->s, sub);

@@ -141,3 +141,19 @@ assert_contains "$hist" "query-status" "history saved"
 assert_contains "$hist" "query-named-block-nodes"
 assert_eq 700 "$(stat -c %a "$XDG_STATE_HOME/qmpctl")" "the history directory is private"
 assert_not_contains "$(cat "$PTY")" "Sanitizer" "no sanitizer report"
+
+note "SIGTERM ends a shell on a terminal cleanly (status 0)"
+mkfifo "$T/keys2"
+PTY=$T/pty2.out
+TERM=xterm script -qefc "exec $cmdline" /dev/null <"$T/keys2" >"$PTY" 2>&1 &
+pty_pid=$!
+_bg_pids+=("$pty_pid")
+exec {keys}>"$T/keys2"
+prompts 1
+type_keys 'query-'
+shell_pid=$(ps -o pid= --ppid "$pty_pid" | tr -d ' ')
+[[ -n "$shell_pid" ]] || fail "no shell process under script"
+kill -TERM "$shell_pid"
+bg_wait "$pty_pid" $((10 * SLOW))
+assert_eq 0 "$BG_RC" "exit status after SIGTERM"
+exec {keys}>&-
