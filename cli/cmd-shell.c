@@ -42,7 +42,8 @@ static const char usage[] =
 	"On a terminal: line editing, history (kept in $XDG_STATE_HOME/qmpctl/history,\n"
 	"or ~/.local/state/qmpctl/history), Tab completes command names, argument names\n"
 	"and values (from QEMU's schema) and HMP commands, events are printed as they\n"
-	"arrive.  Ctrl-C drops the line being typed; Ctrl-D or 'quit' ends the shell.\n"
+	"arrive.  Ctrl-C drops the line being typed; Ctrl-D or 'exit' ends the shell\n"
+	"('quit' is QMP's quit: it ends QEMU).\n"
 	"\n"
 	"From a script: one reply per command as a JSON line ({\"return\": ...} or\n"
 	"{\"error\": ...}); errors are also reported on stderr.  The script stops at the\n"
@@ -356,7 +357,7 @@ static void on_line(char *line)
 	add_history(p);
 	if (sh->history)
 		write_history(sh->history);
-	if (!strcmp(p, "quit") || !strcmp(p, "exit")) {
+	if (!strcmp(p, "exit")) {
 		sh->prompt_on = false;
 		rl_callback_handler_remove();
 		sh->done = true;
