@@ -62,8 +62,8 @@ static const char usage[] =
 	"  printf 'stop\\nquery-status\\ncont\\n' | qmpctl shell /run/vm.qmp\n";
 
 #define HISTORY_MAX 1000
-#define PROMPT_QMP "(QEMU) "
-#define PROMPT_HMP "(HMP) "
+#define PROMPT_QMP  "(QEMU) "
+#define PROMPT_HMP  "(HMP) "
 
 /* A sorted list of names for completion. */
 struct words {
@@ -89,8 +89,8 @@ struct shell {
 	unsigned pending;
 	struct qc_error *fatal;
 	/* completion */
-	struct words commands;  /* QMP commands */
-	struct words hmp, info; /* HMP commands, "info" subcommands */
+	struct words commands;	   /* QMP commands */
+	struct words hmp, info;	   /* HMP commands, "info" subcommands */
 	struct json_object *types; /* schema entities by name */
 };
 
@@ -166,8 +166,8 @@ static struct json_object *make_reply(struct json_object *ret, const struct qc_e
 	if (err) {
 		struct json_object *e = json_object_new_object();
 
-		json_object_object_add(e, "class", json_object_new_string(err->qmp_class ? err->qmp_class
-											 : "GenericError"));
+		json_object_object_add(e, "class",
+				       json_object_new_string(err->qmp_class ? err->qmp_class : "GenericError"));
 		json_object_object_add(e, "desc", json_object_new_string(err->msg));
 		json_object_object_add(reply, "error", e);
 	} else {
@@ -305,8 +305,8 @@ static void on_reply(void *opaque, struct json_object *ret, const struct qc_erro
 		sayf(sh, stdout, "%s\n", compact(reply));
 		json_object_put(reply);
 	} else if (err) {
-		sayf(sh, stderr, "error: %s%s%s\n", err->qmp_class ? err->qmp_class : "",
-		     err->qmp_class ? ": " : "", err->msg);
+		sayf(sh, stderr, "error: %s%s%s\n", err->qmp_class ? err->qmp_class : "", err->qmp_class ? ": " : "",
+		     err->msg);
 	} else if (r->hmp && json_object_is_type(ret, json_type_string)) {
 		/* HMP's text, with LF line ends. */
 		const char *text = json_object_get_string(ret);
@@ -472,8 +472,8 @@ static void words_free(struct words *w)
 static void on_commands(struct shell *sh, struct json_object *ret)
 {
 	for (size_t i = 0; json_object_is_type(ret, json_type_array) && i < json_object_array_length(ret); i++) {
-		const char *name = json_object_get_string(
-			json_object_object_get(json_object_array_get_idx(ret, i), "name"));
+		const char *name =
+			json_object_get_string(json_object_object_get(json_object_array_get_idx(ret, i), "name"));
 
 		if (name)
 			words_add(&sh->commands, name, strlen(name));
@@ -593,14 +593,13 @@ static void type_members(struct shell *sh, const char *type, int depth,
 	if (!t || depth > 8)
 		return;
 	members = json_object_object_get(t, "members");
-	for (size_t i = 0; json_object_is_type(members, json_type_array) && i < json_object_array_length(members);
-	     i++)
+	for (size_t i = 0; json_object_is_type(members, json_type_array) && i < json_object_array_length(members); i++)
 		fn(opaque, json_object_array_get_idx(members, i));
 	variants = json_object_object_get(t, "variants");
-	for (size_t i = 0;
-	     json_object_is_type(variants, json_type_array) && i < json_object_array_length(variants); i++) {
-		const char *vt = json_object_get_string(
-			json_object_object_get(json_object_array_get_idx(variants, i), "type"));
+	for (size_t i = 0; json_object_is_type(variants, json_type_array) && i < json_object_array_length(variants);
+	     i++) {
+		const char *vt =
+			json_object_get_string(json_object_object_get(json_object_array_get_idx(variants, i), "type"));
 
 		if (vt)
 			type_members(sh, vt, depth + 1, fn, opaque);
@@ -680,8 +679,7 @@ static void complete_value(struct shell *sh, const char *type, const char *text,
 	}
 	/* QEMU 7.2 lists enum values as "values"; later ones also as "members". */
 	values = json_object_object_get(t, "values");
-	for (size_t i = 0; json_object_is_type(values, json_type_array) && i < json_object_array_length(values);
-	     i++) {
+	for (size_t i = 0; json_object_is_type(values, json_type_array) && i < json_object_array_length(values); i++) {
 		const char *v = json_object_get_string(json_object_array_get_idx(values, i));
 		char *w;
 

@@ -39,12 +39,12 @@
 #include "qc_buf.h"
 #include "qmp_framer.h"
 
-#define DEFAULT_MAX_MESSAGE (1024u * 1024)
-#define DEFAULT_MAX_QUEUE 64
+#define DEFAULT_MAX_MESSAGE  (1024u * 1024)
+#define DEFAULT_MAX_QUEUE    64
 #define DEFAULT_MAX_INFLIGHT 4
-#define DEFAULT_MAX_OUTPUT (16u * 1024 * 1024)
-#define FEED_CHUNK 1024          /* bytes parsed before the queue cap is checked again */
-#define READ_HIGH_WATER (256 * 1024) /* unparsed input held before reading pauses */
+#define DEFAULT_MAX_OUTPUT   (16u * 1024 * 1024)
+#define FEED_CHUNK	     1024	  /* bytes parsed before the queue cap is checked again */
+#define READ_HIGH_WATER	     (256 * 1024) /* unparsed input held before reading pauses */
 
 enum client_state {
 	CLIENT_WAITING,
@@ -69,9 +69,9 @@ struct tap_req {
 	bool has_id;
 	struct json_object *id; /* the client's id (any JSON value, NULL is null) */
 	char *name;
-	struct json_object *args; /* until submitted */
+	struct json_object *args;  /* until submitted */
 	struct json_object *reply; /* once DONE */
-	bool local;               /* reply made by the tap */
+	bool local;		   /* reply made by the tap */
 	struct timespec t0;
 };
 TAILQ_HEAD(req_list, tap_req);
@@ -83,11 +83,11 @@ struct tap_client {
 	enum client_state state;
 	struct bufferevent *bev;
 	struct qmp_framer *framer;
-	bool oob;       /* negotiated "oob" */
+	bool oob;	/* negotiated "oob" */
 	bool skip_line; /* after malformed input: drop bytes up to the next newline */
-	bool eof;       /* sent EOF: answer what it sent, then go */
+	bool eof;	/* sent EOF: answer what it sent, then go */
 	bool closed;
-	bool in_input;  /* client_input on the stack */
+	bool in_input;	      /* client_input on the stack */
 	struct req_list reqs; /* in-band, in order of arrival */
 	struct req_list oob_reqs;
 	size_t n_reqs, n_oob, n_sent;
@@ -279,8 +279,8 @@ static void submit(struct tap_client *c, struct tap_req *r)
 	struct json_object *args = r->args;
 
 	r->args = NULL;
-	if (qmp_session_execute(c->t->s, r->name, args, r->oob ? QMP_EXEC_OOB : 0, NULL, 0, UINT32_MAX, on_reply,
-				r, &err)) {
+	if (qmp_session_execute(c->t->s, r->name, args, r->oob ? QMP_EXEC_OOB : 0, NULL, 0, UINT32_MAX, on_reply, r,
+				&err)) {
 		r->state = REQ_SENT;
 		if (!r->oob)
 			c->n_sent++;
@@ -301,7 +301,8 @@ static void client_pump(struct tap_client *c)
 
 	if (c->closed || !c->t->s)
 		return;
-	TAILQ_FOREACH(r, &c->reqs, link) {
+	TAILQ_FOREACH(r, &c->reqs, link)
+	{
 		if (c->n_sent >= c->t->opts.client_max_inflight)
 			break;
 		if (r->state == REQ_QUEUED)
@@ -437,8 +438,7 @@ static void local_reply(struct tap_client *c, struct tap_req *r, struct json_obj
 	client_flush(c);
 }
 
-static void local_error(struct tap_client *c, struct tap_req *r, const char *cls, const char *fmt, ...)
-	QC_PRINTF(4, 5);
+static void local_error(struct tap_client *c, struct tap_req *r, const char *cls, const char *fmt, ...) QC_PRINTF(4, 5);
 
 static void local_error(struct tap_client *c, struct tap_req *r, const char *cls, const char *fmt, ...)
 {
@@ -457,7 +457,7 @@ static void negotiate(struct tap_client *c, struct tap_req *r, struct json_objec
 	bool oob = false;
 
 	if (args && json_object_is_type(args, json_type_object)) {
-		json_object_object_foreach(args, key, val) {
+		json_object_object_foreach (args, key, val) {
 			if (strcmp(key, "enable")) {
 				local_error(c, r, "GenericError", "Parameter '%s' is unexpected", key);
 				return;
@@ -493,7 +493,7 @@ static void handle_command(struct tap_client *c, struct json_object *msg)
 	struct json_object *exec = NULL, *args = NULL;
 	const char *member = "execute";
 
-	json_object_object_foreach(msg, key, val) {
+	json_object_object_foreach (msg, key, val) {
 		if (!strcmp(key, "execute") || !strcmp(key, "exec-oob")) {
 			if (exec) {
 				local_error(c, r, "GenericError", "QMP input member '%s' is unexpected", key);
@@ -524,7 +524,8 @@ static void handle_command(struct tap_client *c, struct json_object *msg)
 	r->oob = !strcmp(member, "exec-oob");
 	if (c->state == CLIENT_NEGOTIATING) {
 		if (strcmp(r->name, "qmp_capabilities") || r->oob)
-			local_error(c, r, "CommandNotFound", "Expecting capabilities negotiation with 'qmp_capabilities'");
+			local_error(c, r, "CommandNotFound",
+				    "Expecting capabilities negotiation with 'qmp_capabilities'");
 		else
 			negotiate(c, r, args);
 		return;
@@ -534,7 +535,8 @@ static void handle_command(struct tap_client *c, struct json_object *msg)
 		return;
 	}
 	if (r->oob && !c->oob) {
-		local_error(c, r, "GenericError", "QMP input member 'exec-oob' is unexpected (enable the 'oob' capability)");
+		local_error(c, r, "GenericError",
+			    "QMP input member 'exec-oob' is unexpected (enable the 'oob' capability)");
 		return;
 	}
 	r->args = args && json_object_object_length(args) ? json_object_get(args) : NULL;
@@ -837,8 +839,7 @@ int qmp_tap_listen(struct qmp_tap *t, const char *path, mode_t mode, struct qc_e
 	}
 	t->sock_dev = st.st_dev;
 	t->sock_ino = st.st_ino;
-	t->listener = evconnlistener_new(t->base, on_accept, t, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
-					 fd);
+	t->listener = evconnlistener_new(t->base, on_accept, t, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	if (!t->listener) {
 		qc_error_set(errp, "cannot listen on %s", path);
 		unlink(path);

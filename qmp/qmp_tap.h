@@ -36,9 +36,9 @@ struct event_base;
 struct qmp_tap;
 
 enum qmp_tap_dir {
-	QMP_TAP_IN,         /* a client's message, as it sent it */
-	QMP_TAP_OUT,        /* a message to one client (reply or greeting), as it gets it */
-	QMP_TAP_EVENT,      /* an event from QEMU, sent to every negotiated client */
+	QMP_TAP_IN,	    /* a client's message, as it sent it */
+	QMP_TAP_OUT,	    /* a message to one client (reply or greeting), as it gets it */
+	QMP_TAP_EVENT,	    /* an event from QEMU, sent to every negotiated client */
 	QMP_TAP_CONNECT,    /* a client connected */
 	QMP_TAP_DISCONNECT, /* a client is gone (note says why) */
 };
@@ -47,7 +47,7 @@ struct qmp_tap_record {
 	enum qmp_tap_dir dir;
 	unsigned client;   /* 1, 2, ... in order of connection; 0 for events */
 	const char *json;  /* the message (compact JSON), or NULL */
-	bool local;        /* answered by the tap itself, never seen by QEMU */
+	bool local;	   /* answered by the tap itself, never seen by QEMU */
 	double latency_ms; /* replies: from the command's arrival to its reply; else -1 */
 	const char *note;  /* why a client went away, or NULL */
 };
@@ -58,10 +58,10 @@ typedef void (*qmp_tap_upstream_fn)(void *opaque, bool up, const struct qc_error
 
 struct qmp_tap_opts {
 	struct qmp_session_opts session; /* for the connection to QEMU */
-	size_t client_max_message;       /* bytes; 0: 1 MiB */
-	size_t client_max_queue;         /* commands waiting per client before it is not read; 0: 64 */
-	unsigned client_max_inflight;    /* commands per client in the shared session at once; 0: 4 */
-	size_t client_max_output;        /* unread bytes before a client is dropped; 0: 16 MiB */
+	size_t client_max_message;	 /* bytes; 0: 1 MiB */
+	size_t client_max_queue;	 /* commands waiting per client before it is not read; 0: 64 */
+	unsigned client_max_inflight;	 /* commands per client in the shared session at once; 0: 4 */
+	size_t client_max_output;	 /* unread bytes before a client is dropped; 0: 16 MiB */
 };
 
 struct qmp_tap *qmp_tap_new(struct event_base *base, const struct qmp_tap_opts *opts);
