@@ -1,10 +1,11 @@
 /*
  * img_convert: the copy loop.
  *
- * The guest range is walked in chunks of CHUNK bytes (a multiple of the
- * output cluster).  A chunk the source reports as all zero costs one status
- * query; any other chunk is read whole with img_read (which itself skips
- * reading holes) and scanned for zero blocks, so only real data is written,
+ * The guest range is walked from the start: whatever the source reports as
+ * zero (holes, unallocated or zero clusters, through the whole chain) is
+ * skipped in whole output clusters at the cost of a few status queries; the
+ * rest is read in chunks of CHUNK bytes (a multiple of the output cluster)
+ * with img_read and scanned for zero blocks, so only real data is written,
  * in runs as long as the chunk.
  */
 #include "img_convert.h"
@@ -32,23 +33,20 @@ static int cancelled(const struct img_convert_opts *o, struct qc_error **errp)
 	return 0;
 }
 
-/* True when the whole of [off, off + len) reads as zeros without reading. */
-static int chunk_is_hole(struct img *src, uint64_t off, uint64_t len, bool *hole, struct qc_error **errp)
+/* How many bytes from off (at most max) read as zeros without reading. */
+static int zero_run(struct img *src, uint64_t off, uint64_t max, uint64_t *run, struct qc_error **errp)
 {
-	while (len) {
+	*run = 0;
+	while (*run < max) {
 		uint64_t n;
 		bool data;
 
-		if (img_status(src, off, len, &n, &data, errp) < 0)
+		if (img_status(src, off + *run, max - *run, &n, &data, errp) < 0)
 			return -1;
-		if (data || !n) {
-			*hole = false;
-			return 0;
-		}
-		off += n;
-		len -= n;
+		if (data || !n)
+			break;
+		*run += n;
 	}
-	*hole = true;
 	return 0;
 }
 
@@ -58,26 +56,24 @@ static int write_sparse(int fd, const uint8_t *buf, uint64_t off, size_t len, st
 {
 	size_t i = 0;
 
+	/* Blocks are aligned to the file, not to buf: a hole must cover a
+	 * whole file system block to save anything. */
+#define BLOCK_AT(i) ((size_t)(RAW_ZERO_BLOCK - (off + (i)) % RAW_ZERO_BLOCK) < len - (i) \
+			     ? (size_t)(RAW_ZERO_BLOCK - (off + (i)) % RAW_ZERO_BLOCK)            \
+			     : len - (i))
 	while (i < len) {
-		size_t start, bs;
+		size_t start;
 
 		/* Skip zero blocks, then gather the next run of non-zero ones. */
-		while (i < len) {
-			bs = len - i < RAW_ZERO_BLOCK ? len - i : RAW_ZERO_BLOCK;
-			if (!img_is_zero(buf + i, bs))
-				break;
-			i += bs;
-		}
+		while (i < len && img_is_zero(buf + i, BLOCK_AT(i)))
+			i += BLOCK_AT(i);
 		start = i;
-		while (i < len) {
-			bs = len - i < RAW_ZERO_BLOCK ? len - i : RAW_ZERO_BLOCK;
-			if (img_is_zero(buf + i, bs))
-				break;
-			i += bs;
-		}
+		while (i < len && !img_is_zero(buf + i, BLOCK_AT(i)))
+			i += BLOCK_AT(i);
 		if (i > start && img_fd_pwrite(fd, buf + start, i - start, off + start, "output", errp) < 0)
 			return -1;
 	}
+#undef BLOCK_AT
 	return 0;
 }
 
@@ -175,27 +171,32 @@ int img_convert(const char *src_path, const char *dst, struct img_convert_opts *
 	}
 	buf = qc_malloc(CHUNK > cs ? CHUNK : (size_t)cs);
 	for (off = 0; off < size;) {
-		uint64_t chunk = CHUNK > cs ? CHUNK : cs, len;
-		bool hole;
+		uint64_t chunk = CHUNK > cs ? CHUNK : cs, len, run, unit = qcow2 ? cs : RAW_ZERO_BLOCK;
+		size_t n;
 
-		len = size - off < chunk ? size - off : chunk;
-		if (cancelled(o, errp) || chunk_is_hole(src, off, len, &hole, errp) < 0)
+		if (cancelled(o, errp) || zero_run(src, off, size - off, &run, errp) < 0)
 			goto fail;
-		if (!hole) {
-			/* qcow2 output works on whole clusters: the tail of
-			 * the last one reads as zeros. */
-			size_t n = (size_t)len;
-
-			if (qcow2 && (len % cs)) {
-				n = (size_t)((len + cs - 1) / cs * cs);
-				memset(buf + len, 0, n - len);
-			}
-			if (img_read(src, buf, off, (size_t)len, errp) < 0)
-				goto fail;
-			if (qcow2 ? write_qcow2_chunk(w, t.fd, cs, buf, off, n, o->compress, errp)
-				  : write_sparse(t.fd, buf, off, (size_t)len, errp))
-				goto fail_out;
+		/* Skip what reads as zeros, in whole output clusters. */
+		run = off + run >= size ? size - off : run / unit * unit;
+		if (run) {
+			off += run;
+			if (o->progress)
+				o->progress(o->opaque, off, size);
+			continue;
 		}
+		len = size - off < chunk ? size - off : chunk;
+		/* qcow2 output works on whole clusters: the tail of the last
+		 * one reads as zeros. */
+		n = (size_t)len;
+		if (qcow2 && (len % cs)) {
+			n = (size_t)((len + cs - 1) / cs * cs);
+			memset(buf + len, 0, n - len);
+		}
+		if (img_read(src, buf, off, (size_t)len, errp) < 0)
+			goto fail;
+		if (qcow2 ? write_qcow2_chunk(w, t.fd, cs, buf, off, n, o->compress, errp)
+			  : write_sparse(t.fd, buf, off, (size_t)len, errp))
+			goto fail_out;
 		/* Start writeback of what this chunk wrote now, so the final
 		 * flush before the rename has little left to wait for. */
 		sync_file_range(t.fd, (off_t)0, (off_t)0, SYNC_FILE_RANGE_WRITE);

@@ -830,12 +830,13 @@ int img_qcow2_map(struct img_qcow2 *q, uint64_t off, uint64_t max, struct img_qc
 	uint64_t unit = q->subcluster_size;
 	uint64_t cl = off >> q->cluster_bits;
 	uint64_t l1i = cl / q->l2_entries, l2i = cl % q->l2_entries;
-	uint64_t table_end, l1e, l2_off, pos;
+	uint64_t table_end, l1e, l2_off, pos, max_all;
 	const uint8_t *l2;
 
 	if (img_qcow2_load_l1(q, errp) < 0)
 		return -1;
 	/* Everything from off to the end of this L2 table's range. */
+	max_all = max;
 	table_end = (l1i + 1) * q->l2_entries << q->cluster_bits;
 	if (max > table_end - off)
 		max = table_end - off;
@@ -846,8 +847,21 @@ int img_qcow2_map(struct img_qcow2 *q, uint64_t off, uint64_t max, struct img_qc
 		return 0;
 	l1e = q->l1[l1i];
 	l2_off = l1e & QCOW2_L1E_OFFSET_MASK;
-	if (!l2_off)
+	if (!l2_off) {
+		/* Unallocated: extend over the following empty L1 entries too,
+		 * so sparse terabytes take a few calls, not millions. */
+		uint64_t span = q->l2_entries << q->cluster_bits;
+
+		ext->len = table_end - off;
+		for (uint64_t i = l1i + 1; ext->len < max_all && i < q->l1_size && !(q->l1[i] & QCOW2_L1E_OFFSET_MASK);
+		     i++)
+			ext->len += span;
+		if (ext->len < max_all && l1i + 1 >= q->l1_size)
+			ext->len = max_all;
+		if (ext->len > max_all)
+			ext->len = max_all;
 		return 0;
+	}
 	if (l2_off & (q->cluster_size - 1)) {
 		qc_error_set(errp, "L1 entry %" PRIu64 " points to unaligned L2 table offset %#" PRIx64, l1i, l2_off);
 		return -1;

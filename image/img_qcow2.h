@@ -152,7 +152,8 @@ struct img_qcow2_extent {
 };
 
 /* Maps the guest range [off, off + max) from its start; ext->len is at most
- * max and stays inside one L2 table.  Host-contiguous NORMAL runs and runs
+ * max and stays inside one L2 table, except for unallocated runs, which
+ * cover consecutive empty L1 entries.  Host-contiguous NORMAL runs and runs
  * of the other kinds are merged.  off < q->size. */
 int img_qcow2_map(struct img_qcow2 *q, uint64_t off, uint64_t max, struct img_qcow2_extent *ext,
 		  struct qc_error **errp);

@@ -286,10 +286,12 @@ static void test_map(void **state)
 	assert_int_equal(img_qcow2_map(q, 7 * CL, 1u << 20, &e, &err), 0);
 	assert_int_equal(e.kind, QCOW2_NORMAL);
 	assert_int_equal(e.host, 1000 * CL);
-	/* past the first L2 table's range: L1[1] is empty */
+	/* past the first L2 table's range: L1[1..31] are empty, one extent */
 	assert_int_equal(img_qcow2_map(q, 64 * CL, 1u << 20, &e, &err), 0);
 	assert_int_equal(e.kind, QCOW2_UNALLOCATED);
-	assert_int_equal(e.len, 64 * CL);
+	assert_int_equal(e.len, 31 * 64 * CL);
+	assert_int_equal(img_qcow2_map(q, 64 * CL + 5, 100 * CL, &e, &err), 0);
+	assert_int_equal(e.len, 100 * CL);
 	/* a max smaller than the run */
 	assert_int_equal(img_qcow2_map(q, 0, 10, &e, &err), 0);
 	assert_int_equal(e.len, 10);
