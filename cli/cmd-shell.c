@@ -330,6 +330,13 @@ static void on_reply(void *opaque, struct json_object *ret, const struct qc_erro
 	free(r);
 }
 
+static bool last_history_is(const char *line)
+{
+	HIST_ENTRY *last = history_length > 0 ? history_get(history_base + history_length - 1) : NULL;
+
+	return last && last->line && !strcmp(last->line, line);
+}
+
 static void on_line(char *line)
 {
 	struct shell *sh = the_shell;
@@ -354,9 +361,11 @@ static void on_line(char *line)
 		p[--n] = '\0';
 	if (!*p || *p == '#')
 		goto out;
-	add_history(p);
-	if (sh->history)
-		write_history(sh->history);
+	if (!last_history_is(p)) {
+		add_history(p);
+		if (sh->history)
+			write_history(sh->history);
+	}
 	if (!strcmp(p, "exit")) {
 		sh->prompt_on = false;
 		rl_callback_handler_remove();

@@ -713,10 +713,33 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* "pid 123 uid 0 (socat)": which program a client is, for the record. */
+static void peer_note(int fd, char *buf, size_t size)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	buf[0] = '\0';
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)cred.pid);
+	f = fopen(path, "re");
+	if (f) {
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+	}
+	snprintf(buf, size, "pid %d uid %u%s%s%s", (int)cred.pid, (unsigned)cred.uid, comm[0] ? " (" : "", comm,
+		 comm[0] ? ")" : "");
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int socklen, void *arg)
 {
 	struct qmp_tap *t = arg;
 	struct tap_client *c = qc_calloc(1, sizeof(*c));
+	char note[96];
 
 	(void)l;
 	(void)sa;
@@ -739,7 +762,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&t->clients, c, link);
 	t->n_clients++;
-	record(t, QMP_TAP_CONNECT, c->num, NULL, false, -1, NULL);
+	peer_note(fd, note, sizeof(note));
+	record(t, QMP_TAP_CONNECT, c->num, NULL, false, -1, note[0] ? note : NULL);
 	if (qmp_tap_upstream_ready(t))
 		greet(c);
 }

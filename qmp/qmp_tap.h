@@ -39,7 +39,7 @@ enum qmp_tap_dir {
 	QMP_TAP_IN,	    /* a client's message, as it sent it */
 	QMP_TAP_OUT,	    /* a message to one client (reply or greeting), as it gets it */
 	QMP_TAP_EVENT,	    /* an event from QEMU, sent to every negotiated client */
-	QMP_TAP_CONNECT,    /* a client connected */
+	QMP_TAP_CONNECT,    /* a client connected (note: its pid, uid and program) */
 	QMP_TAP_DISCONNECT, /* a client is gone (note says why) */
 };
 

@@ -102,6 +102,13 @@ prompts 1
 type_keys $'query-statu\t\r'
 wait_for_match "$PTY" '"status": "running"|not been found' $((10 * SLOW)) "no reply to the completed command"
 assert_contains "$(cat "$PTY")" '"status": "running"' "Tab completed query-statu and the reply is pretty JSON"
+# The same line again: history keeps it once (checked at the end).
+type_keys $'query-status\r'
+deadline=$((SECONDS + 10 * SLOW))
+until (($(grep -ac '"status": "running"' "$PTY") >= 2)); do
+	((SECONDS < deadline)) || fail "no reply to the repeated line"
+	sleep 0.05
+done
 
 before=$(count_prompts)
 type_keys 'query-na'
@@ -139,6 +146,7 @@ exec {keys}>&-
 hist=$(cat "$XDG_STATE_HOME/qmpctl/history")
 assert_contains "$hist" "query-status" "history saved"
 assert_contains "$hist" "query-named-block-nodes"
+assert_eq 1 "$(grep -c '^query-status$' <<<"$hist")" "a line is kept once"
 assert_eq 700 "$(stat -c %a "$XDG_STATE_HOME/qmpctl")" "the history directory is private"
 assert_not_contains "$(cat "$PTY")" "Sanitizer" "no sanitizer report"
 

@@ -189,6 +189,8 @@ assert_json "$(jq -s '[.[] | select(.dir == "event") | .msg.event]' "$LOG")" '. 
 assert_json "$(jq -s '.[0]' "$LOG")" '(.time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\\.[0-9]{6}Z$"))' "timestamps"
 assert_json "$(jq -s '[.[] | select(.dir == "out" and .local == true and .msg.QMP)] | length' "$LOG")" '. >= 4' \
 	"local greetings marked as such"
+assert_json "$(jq -s '[.[] | select(.dir == "connect" and .client == 1)][0]' "$LOG")" \
+	'.note | test("^pid [0-9]+ uid [0-9]+ \\(socat\\)$")' "a client's connect record names its program"
 
 note "socket checks: --mode, a path in use, a path that is not a socket, bad usage"
 bg_start "$T/m.out" "$T/m.err" qmpctl tap "$QMP_SOCK2" --listen "$T/m.sock" --mode 0660
