@@ -7,10 +7,10 @@ source "$(dirname "$0")/lib.sh"
 # QEMU's socket path changes with every start: the tap follows a symlink we re-point.
 VM=$T/vm.qmp
 TAP=$T/tap.sock
-LOG=$T/tap.log
+LOG=$T/tap.out # --log - : the log goes to stdout
 ln -s "$T/nothing-yet" "$VM"
 
-bg_start "$T/tap.out" "$T/tap.err" qmpctl tap "$VM" --listen "$TAP" --log "$LOG" --reconnect
+bg_start "$T/tap.out" "$T/tap.err" qmpctl tap "$VM" --listen "$TAP" --log - --reconnect
 TAP_PID=$BG_PID
 deadline=$((SECONDS + 10 * SLOW))
 until [[ -S "$TAP" ]]; do
