@@ -192,6 +192,35 @@ assert_eq "ok" "$(snaps "$K")" "no snapshot created from a bad name"
 assert_exit 0 --limit $((30 * SLOW)) qmpctl snapshot delete "$VM" ok
 
 # ---------------------------------------------------------------------------------------------
+note "a save that outlasts -t (VM state written through a 64 MB/s throttle)"
+VM=snapslow$$
+S=$T/s.qcow2
+qemu-img create -q -f qcow2 "$S" 1G
+qemu_start "$VM" -m 512 \
+	-object throttle-group,id=tg0,x-bps-write=64000000 \
+	-blockdev "driver=file,filename=$S,node-name=slow-file" \
+	-blockdev driver=throttle,throttle-group=tg0,file=slow-file,node-name=slow-throttle \
+	-blockdev driver=qcow2,file=slow-throttle,node-name=slow-qcow2 \
+	-device virtio-blk-pci,drive=slow-qcow2,id=vda \
+	-device "loader,file=$T/big.blob,addr=0x100000,force-raw=on"
+assert_exit 0 --limit $((30 * SLOW)) qmpctl qmp "$VM" query-status
+# The first save into a fresh image is quick; later ones pay the throttle (about 4 s).
+assert_exit 0 --limit $((60 * SLOW)) qmpctl -t 60 snapshot create "$VM" warm
+run --limit $((60 * SLOW)) qmpctl -t 1 snapshot create "$VM" slow
+if ((RC == 1)); then
+	assert_match "$ERR" '^qmpctl: .*(timed out|timeout)' "a clear message"
+elif ((RC != 0)); then
+	fail "create -t 1: exit $RC (stderr: $ERR)"
+fi
+note "create -t 1: exit $RC after $ELAPSED_MS ms"
+# Whatever qmpctl said, once QEMU is done the list and the image must agree, and no job is left.
+assert_exit 0 --limit $((60 * SLOW)) qmpctl -t 60 snapshot list --json "$VM"
+assert_eq "$(snaps "$S")" "$(jq -r 'map(.name) | join(" ")' <<<"$OUT")" "the list tells the truth (qemu-img)"
+assert_exit 0 qmpctl --json qmp "$VM" query-jobs
+assert_json "$OUT" 'length == 0' "no job left behind after the timeout"
+qemu_stop
+
+# ---------------------------------------------------------------------------------------------
 note "Ctrl-C during a save"
 C=$T/c.qcow2
 start_big snapint$$ "$C"
