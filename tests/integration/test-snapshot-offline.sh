@@ -206,3 +206,35 @@ assert_eq "$before_b" "$(table "$B")" "disk B unchanged by the delete"
 no_leftovers "after the locked image"
 qemu_stop
 check_images
+
+note "SIGTERM to qmpctl while its qemu-storage-daemon starts: the daemon and its directory go too"
+# A daemon that takes a second to start, so that the signal lands while qmpctl waits for it.
+cat >"$T/slow-qsd" <<'SH'
+#!/bin/sh
+sleep 1
+exec qemu-storage-daemon "$@"
+SH
+chmod +x "$T/slow-qsd"
+before_a=$(table "$A")
+before_b=$(table "$B")
+QMPCTL_QSD=$T/slow-qsd bg_start "$T/term.out" "$T/term.err" qmpctl snapshot create "$VM" term --disk-only
+pid=$BG_PID
+sleep 0.3
+kill -TERM "$pid"
+bg_wait "$pid" $((10 * SLOW))
+note "qmpctl exited $BG_RC after SIGTERM"
+sleep 2 # the wrapper's sleep ends; an orphaned daemon would be running now
+orphans=$(pgrep -f "qemu-storage-daemon.*$T" || true)
+if [[ -n "$orphans" ]]; then
+	# Ours (their command lines name our private images): end them before failing.
+	for p in $orphans; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	sleep 0.5
+	fail "qemu-storage-daemon left running after qmpctl got SIGTERM (pids: $(echo $orphans))"
+fi
+_ok
+no_leftovers "after SIGTERM"
+assert_eq "$before_a" "$(table "$A")" "disk A unchanged"
+assert_eq "$before_b" "$(table "$B")" "disk B unchanged"
+check_images
