@@ -122,7 +122,7 @@ int img_convert(const char *src_path, const char *dst, struct img_convert_opts *
 	struct img_tmp t = { 0 };
 	struct img_qcow2_new *w = NULL;
 	uint8_t *buf = NULL;
-	uint64_t size, cs = 0, off;
+	uint64_t size, cs = 0, off, synced = 0;
 	bool qcow2 = o->out.fmt == IMG_FMT_QCOW2;
 	int ret = -1;
 
@@ -197,9 +197,18 @@ int img_convert(const char *src_path, const char *dst, struct img_convert_opts *
 		if (qcow2 ? write_qcow2_chunk(w, t.fd, cs, buf, off, n, o->compress, errp)
 			  : write_sparse(t.fd, buf, off, (size_t)len, errp))
 			goto fail_out;
-		/* Start writeback of what this chunk wrote now, so the final
-		 * flush before the rename has little left to wait for. */
-		sync_file_range(t.fd, (off_t)0, (off_t)0, SYNC_FILE_RANGE_WRITE);
+		/* Start writeback of what is written for good, so the final
+		 * flush has little left to wait for.  Pages still being filled
+		 * (packed compressed clusters) are left alone: writing to a page
+		 * under writeback waits for it. */
+		{
+			uint64_t done = (qcow2 ? img_qcow2_new_end(w) : off + len) & ~(uint64_t)(RAW_ZERO_BLOCK - 1);
+
+			if (done > synced) {
+				sync_file_range(t.fd, (off_t)synced, (off_t)(done - synced), SYNC_FILE_RANGE_WRITE);
+				synced = done;
+			}
+		}
 		off += len;
 		if (o->progress)
 			o->progress(o->opaque, off, size);

@@ -35,7 +35,8 @@ struct img_qcow2_new {
 	struct rc_bump *bumps;
 	size_t nbumps, capbumps;
 	uint8_t *cbuf;
-	void *zctx;
+	void *zctx;      /* zstd */
+	z_stream *zlib;
 };
 
 static const struct {
@@ -175,18 +176,27 @@ static size_t compress_cluster(struct img_qcow2_new *w, const uint8_t *data)
 	if (!w->cbuf)
 		w->cbuf = qc_malloc((size_t)w->cs);
 	if (w->o.compression_type == QCOW2_COMPRESSION_ZLIB) {
-		z_stream zs = { 0 };
+		z_stream *zs = w->zlib;
 		size_t n;
 
-		/* Raw deflate with a 4 KiB window, as QEMU writes it. */
-		if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+		/* One stream for the whole image, reset per cluster: setting
+		 * one up costs more than compressing a cluster. */
+		if (!zs) {
+			zs = w->zlib = qc_calloc(1, sizeof(*zs));
+			/* Raw deflate with a 4 KiB window, as QEMU writes it. */
+			if (deflateInit2(zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
+				free(zs);
+				w->zlib = NULL;
+				return 0;
+			}
+		} else if (deflateReset(zs) != Z_OK) {
 			return 0;
-		zs.next_in = (Bytef *)(uintptr_t)data;
-		zs.avail_in = (uInt)w->cs;
-		zs.next_out = w->cbuf;
-		zs.avail_out = (uInt)cap;
-		n = deflate(&zs, Z_FINISH) == Z_STREAM_END ? cap - zs.avail_out : 0;
-		deflateEnd(&zs);
+		}
+		zs->next_in = (Bytef *)(uintptr_t)data;
+		zs->avail_in = (uInt)w->cs;
+		zs->next_out = w->cbuf;
+		zs->avail_out = (uInt)cap;
+		n = deflate(zs, Z_FINISH) == Z_STREAM_END ? cap - zs->avail_out : 0;
 		return n;
 	}
 #ifdef QMPCTL_HAVE_ZSTD
@@ -437,6 +447,11 @@ out:
 	return ret;
 }
 
+uint64_t img_qcow2_new_end(const struct img_qcow2_new *w)
+{
+	return w->next;
+}
+
 void img_qcow2_new_free(struct img_qcow2_new *w)
 {
 	if (!w)
@@ -446,6 +461,10 @@ void img_qcow2_new_free(struct img_qcow2_new *w)
 	free(w->l2);
 	free(w->bumps);
 	free(w->cbuf);
+	if (w->zlib) {
+		deflateEnd(w->zlib);
+		free(w->zlib);
+	}
 #ifdef QMPCTL_HAVE_ZSTD
 	ZSTD_freeCCtx(w->zctx);
 #endif

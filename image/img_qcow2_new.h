@@ -49,6 +49,9 @@ uint64_t img_qcow2_new_alloc(struct img_qcow2_new *w, uint64_t guest_cluster, ui
  * then allocates it normally).  -1 on a write error. */
 int img_qcow2_new_write_compressed(struct img_qcow2_new *w, uint64_t guest_cluster, const uint8_t *data,
 				   struct qc_error **errp);
+/* The end of what has been handed out so far (bytes): everything below is
+ * written and will not be written again until finish. */
+uint64_t img_qcow2_new_end(const struct img_qcow2_new *w);
 int img_qcow2_new_finish(struct img_qcow2_new *w, struct qc_error **errp);
 void img_qcow2_new_free(struct img_qcow2_new *w);
 

@@ -157,10 +157,13 @@ assert_match "$ERR" "^qmpctl: limited.qcow2: cannot write .*File too large"
 assert_eq 0 "$(leftovers)"
 
 note "Ctrl-C (SIGINT) mid-convert leaves neither DST nor a temporary file"
-mk -f raw huge.raw 3G
-qemu-io -f raw -c "write -P 0x5a 0 1536M" huge.raw >/dev/null
+# Compressing 512 MiB takes seconds: long enough to be interrupted midway.
+mk -f raw huge.raw 1G
+qemu-io -f raw -c "write -P 0x5a 0 512M" huge.raw >/dev/null
 for sig in INT TERM; do
-	bg_start "$T/conv.out" "$T/conv.err" qmpctl image convert -p -O qcow2 huge.raw interrupted.qcow2
+	# The binary itself (not the qmpctl shell function) so that BG_PID is its pid.
+	bg_start "$T/conv.out" "$T/conv.err" "${_wrapper[@]}" "$QMPCTL" image convert -p -c -O qcow2 huge.raw \
+		interrupted.qcow2
 	wait_for_match "$T/conv.err" '\(([1-9]|[1-9][0-9])\.[0-9]{2}/100%\)' $((30 * SLOW)) "convert got going"
 	kill -s "$sig" "$BG_PID"
 	bg_wait "$BG_PID" $((30 * SLOW))
