@@ -300,10 +300,16 @@ static int read_compressed(struct img *img, const struct img_qcow2_extent *e, st
 		return 0;
 	if (!img->zbuf) {
 		img->zbuf = qc_malloc(q->cluster_size);
-		/* csize is at most cluster_size + 511 bytes by construction. */
-		img->zin = qc_malloc(q->cluster_size + 2 * QCOW2_COMPRESSED_SECTOR);
+		/* A descriptor spans at most cluster_size / 256 sectors, i.e.
+		 * two clusters' worth of bytes. */
+		img->zin = qc_malloc(2 * q->cluster_size);
 	}
 	img->zhost = 0;
+	if (e->csize > 2 * q->cluster_size) {
+		qc_error_set(errp, "%s: compressed cluster at %#" PRIx64 " claims %" PRIu64 " bytes", img->path, e->host,
+			     e->csize);
+		return -1;
+	}
 	if (img_io_pread(&img->io, img->zin, (size_t)e->csize, e->host, "compressed cluster", errp) < 0 ||
 	    img_qcow2_decompress(q, img->zin, (size_t)e->csize, img->zbuf, errp) < 0) {
 		qc_error_prepend(errp, "%s", img->path);

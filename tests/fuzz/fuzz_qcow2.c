@@ -38,10 +38,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort(); /* map must always make progress */
 		if (e.kind == QCOW2_COMPRESSED) {
 			if (!in) {
-				in = malloc(q->cluster_size + 1024);
+				in = malloc(2 * q->cluster_size);
 				out = malloc(q->cluster_size);
 			}
-			if (e.csize <= q->cluster_size + 1024 &&
+			if (e.csize <= 2 * q->cluster_size &&
 			    img_io_pread(&io, in, (size_t)e.csize, e.host, "c", &err) == 0)
 				img_qcow2_decompress(q, in, (size_t)e.csize, out, &err);
 			qc_error_free(err);

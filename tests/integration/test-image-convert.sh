@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-labels: valgrind-slow
 # image convert: qcow2 <-> raw and qcow2 -> qcow2 (flattening chains) from a matrix of sources,
 # checked with qemu-img compare and qemu-img check; outputs no larger on disk than qemu-img's;
 # compressed output; progress; interruption and write errors leave neither DST nor a temp file.
@@ -110,6 +111,20 @@ run qemu-img check c1.qcow2
 assert_eq 0 "$RC" "1-bit refcounts never share a cluster between compressed clusters: $OUT"
 run qemu-img compare zeroish.raw c1.qcow2
 assert_eq 0 "$RC"
+
+note "a compressed cluster descriptor claiming the most sectors it can (two clusters' worth)"
+cp zlib.qcow2 bigdesc.qcow2
+l1=$(od -An -tu8 --endian=big -j40 -N8 bigdesc.qcow2 | tr -d ' ')
+l2=$(($(od -An -tu8 --endian=big -j"$l1" -N8 bigdesc.qcow2 | tr -d ' ') & 0x00fffffffffffe00))
+e=$(od -An -tu8 --endian=big -j"$l2" -N8 bigdesc.qcow2 | tr -d ' ')
+e=$((e | 0x3fc0000000000000))
+esc=$(printf '%016x' "$e" | sed 's/../\\x&/g')
+# shellcheck disable=SC2059
+printf "$esc" | dd of=bigdesc.qcow2 bs=1 seek="$l2" conv=notrunc status=none
+run qmpctl image convert -O raw bigdesc.qcow2 bigdesc.raw
+[[ "$RC" == 0 || "$RC" == 1 ]] || fail "convert of an oversized compressed descriptor: exit $RC ($ERR)"
+[[ "$RC" == 1 ]] && assert_match "$ERR" '^qmpctl: bigdesc.qcow2: '
+_ok
 
 note "raw output is sparse where the source is zero"
 mk -f qcow2 sparse.qcow2 1G
