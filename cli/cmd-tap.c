@@ -40,6 +40,8 @@ static const char usage[] =
 	"                        and connect again every second\n"
 	"      --max-queue N     commands one client may have waiting before the tap stops\n"
 	"                        reading from it (default 64)\n"
+	"      --max-output BYTES  replies and events waiting for a client that does not\n"
+	"                        read them before it is disconnected (default 16 MiB)\n"
 	"  -s, --socket PATH     QEMU's QMP socket (then VM is left out)\n"
 	"  -t, --timeout SEC     wait at most SEC seconds for QEMU's greeting (default 30)\n"
 	"  -v, --verbose         print the messages to and from QEMU on stderr\n"
@@ -52,6 +54,7 @@ static const char usage[] =
 enum {
 	OPT_LOG = 1000,
 	OPT_MAX_QUEUE,
+	OPT_MAX_OUTPUT,
 };
 
 struct tap_opts {
@@ -60,6 +63,7 @@ struct tap_opts {
 	mode_t mode;
 	bool reconnect;
 	size_t max_queue;
+	size_t max_output;
 };
 
 struct tap_run {
@@ -106,6 +110,14 @@ static int own_opt(void *opaque, int opt, const char *arg)
 			return -1;
 		}
 		o->max_queue = (size_t)v;
+		return 0;
+	case OPT_MAX_OUTPUT:
+		v = strtol(arg, &end, 10);
+		if (end == arg || *end || v < 65536) {
+			cli_error("invalid --max-output '%s': expected a number of bytes, at least 65536", arg);
+			return -1;
+		}
+		o->max_output = (size_t)v;
 		return 0;
 	}
 	return 1;
@@ -271,6 +283,7 @@ static int exec_tap(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char
 		{ "mode", required_argument, NULL, 'm' },
 		{ "reconnect", no_argument, NULL, 'r' },
 		{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
+		{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tap_opts o = { .mode = 0600 };
@@ -306,6 +319,7 @@ static int exec_tap(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char
 
 	topts.session.greeting_timeout_ms = cli_timeout(ctx);
 	topts.client_max_queue = o.max_queue;
+	topts.client_max_output = o.max_output;
 	r.t = qmp_tap_new(ctx->base, &topts);
 	if (r.log)
 		qmp_tap_set_record_cb(r.t, on_record, &r);

@@ -11,10 +11,11 @@
  * one busy client cannot fill QEMU's queue ahead of everyone else.
  * Out-of-band commands skip the FIFO and are answered as soon as QEMU does.
  *
- * Requests whose client went away stay with the session as orphans (the
- * command still runs, as it would had the client talked to QEMU directly)
- * and are freed when their reply comes or the tap is freed.  Closed clients
- * are freed from the loop (reap), never inside their own callbacks.
+ * When a client goes, its requests are cancelled in the session (a command
+ * already on the wire runs on; its reply is dropped there).  Only requests
+ * the session is failing at that very moment become orphans, freed by
+ * their callback (or with the tap).  Closed clients are freed from the loop
+ * (reap), never inside their own callbacks.
  */
 #include "qmp_tap.h"
 
@@ -26,6 +27,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +73,7 @@ struct tap_req {
 	char *name;
 	struct json_object *args;  /* until submitted */
 	struct json_object *reply; /* once DONE */
+	uint64_t up_id;            /* the session's id once SENT */
 	bool local;		   /* reply made by the tap */
 	struct timespec t0;
 };
@@ -185,22 +188,33 @@ static void set_reply_id(struct tap_req *r)
 
 /* ---- writing to clients ------------------------------------------------- */
 
-/* Returns false when the client was dropped for not reading. */
+/* Returns false when the client was dropped (gone, or not reading). */
 static bool client_write(struct tap_client *c, const char *json)
 {
+	static char crlf[] = "\r\n";
 	struct evbuffer *out;
-	bool was_empty;
+	size_t len = strlen(json), done = 0;
 
 	if (c->closed)
 		return false;
 	out = bufferevent_get_output(c->bev);
-	was_empty = evbuffer_get_length(out) == 0;
-	evbuffer_add(out, json, strlen(json));
-	evbuffer_add(out, "\r\n", 2);
-	/* Straight onto the socket when nothing is waiting: saves a trip
-	 * through the loop per reply (what is left goes out as usual). */
-	if (was_empty)
-		evbuffer_write(out, bufferevent_getfd(c->bev));
+	if (evbuffer_get_length(out) == 0) {
+		/* Nothing waits: straight onto the socket, which saves a trip
+		 * through the loop per message.  What does not fit is queued. */
+		struct iovec iov[2] = { { (void *)json, len }, { crlf, 2 } };
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+		ssize_t n = sendmsg(bufferevent_getfd(c->bev), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			client_close(c, strerror(errno));
+			return false;
+		}
+		done = n > 0 ? (size_t)n : 0;
+	}
+	if (done < len)
+		evbuffer_add(out, json + done, len - done);
+	if (done < len + 2)
+		evbuffer_add(out, crlf + (done > len ? done - len : 0), len + 2 - (done > len ? done : len));
 	if (evbuffer_get_length(out) > c->t->opts.client_max_output) {
 		char why[96];
 
@@ -279,8 +293,9 @@ static void submit(struct tap_client *c, struct tap_req *r)
 	struct json_object *args = r->args;
 
 	r->args = NULL;
-	if (qmp_session_execute(c->t->s, r->name, args, r->oob ? QMP_EXEC_OOB : 0, NULL, 0, UINT32_MAX, on_reply, r,
-				&err)) {
+	r->up_id = qmp_session_execute(c->t->s, r->name, args, r->oob ? QMP_EXEC_OOB : 0, NULL, 0, UINT32_MAX,
+				       on_reply, r, &err);
+	if (r->up_id) {
 		r->state = REQ_SENT;
 		if (!r->oob)
 			c->n_sent++;
@@ -646,6 +661,20 @@ static void on_client_event(struct bufferevent *bev, short what, void *arg)
 	client_close(c, (what & BEV_EVENT_ERROR) && errno ? strerror(errno) : "connection error");
 }
 
+/* A departed client's request.  As QEMU does when a client leaves: what
+ * QEMU has not seen yet is dropped, what it has runs on with its reply
+ * dropped. */
+static void forget_req(struct qmp_tap *t, struct tap_req *r)
+{
+	if (r->state == REQ_SENT && !(t->s && qmp_session_cancel(t->s, r->up_id))) {
+		/* The session is failing it right now: on_reply frees it. */
+		r->c = NULL;
+		TAILQ_INSERT_TAIL(&t->orphans, r, link);
+		return;
+	}
+	req_free(r);
+}
+
 static void client_close(struct tap_client *c, const char *why)
 {
 	struct qmp_tap *t = c->t;
@@ -655,27 +684,13 @@ static void client_close(struct tap_client *c, const char *why)
 	if (c->closed)
 		return;
 	c->closed = true;
-	/* Commands already read still run, as they would have in QEMU. */
 	while ((r = TAILQ_FIRST(&c->reqs))) {
 		TAILQ_REMOVE(&c->reqs, r, link);
-		if (r->state == REQ_QUEUED && t->s) {
-			r->c = NULL;
-			submit(c, r);
-			if (r->state == REQ_SENT) {
-				TAILQ_INSERT_TAIL(&t->orphans, r, link);
-				continue;
-			}
-		} else if (r->state == REQ_SENT) {
-			r->c = NULL;
-			TAILQ_INSERT_TAIL(&t->orphans, r, link);
-			continue;
-		}
-		req_free(r);
+		forget_req(t, r);
 	}
 	while ((r = TAILQ_FIRST(&c->oob_reqs))) {
 		TAILQ_REMOVE(&c->oob_reqs, r, link);
-		r->c = NULL;
-		TAILQ_INSERT_TAIL(&t->orphans, r, link);
+		forget_req(t, r);
 	}
 	c->n_reqs = c->n_oob = c->n_sent = 0;
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);

@@ -12,8 +12,10 @@
  * Clients are untrusted: a malformed message gets an error reply, one too
  * large or a client that stops reading its replies is disconnected, and a
  * client with too many commands waiting is simply not read from until they
- * are answered.  Commands a client sent before it disconnected still run;
- * their replies are dropped.  None of this touches other clients.
+ * are answered.  When a client goes away, its commands that QEMU already
+ * has run on (their replies are dropped) and the rest are dropped, as QEMU
+ * itself does; a client that only half-closes its socket (echo ... | socat)
+ * still gets every reply.  None of this touches other clients.
  *
  * When the connection to QEMU ends, every client is closed and the
  * upstream callback says why; qmp_tap_connect() may then be called again.

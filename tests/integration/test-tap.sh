@@ -70,7 +70,8 @@ wait_lines()
 	done
 }
 
-start_tap "$TAP" "$LOG"
+# A small output limit keeps the "client that stops reading" case quick.
+start_tap "$TAP" "$LOG" --max-output 1048576
 
 note "the socket is private (0600) by default"
 assert_eq 600 "$(stat -c %a "$TAP")" "mode of the tap socket"
@@ -158,6 +159,23 @@ bg_wait "$flood" $((60 * SLOW))
 assert_eq 3000 "$(grep -c '"name"' "$T/flood.out")" "the flooding client got every reply"
 assert_eq "$(seq 0 2999 | tr '\n' ' ')" "$(jq -r 'select(.return.name) | .id' "$T/flood.out" | tr '\n' ' ')" \
 	"replies in order, each with its own id"
+
+note "a client that stops reading is dropped once --max-output bytes wait for it; the others are not"
+mkfifo "$T/slow.fifo"
+exec {slow_r}<>"$T/slow.fifo" # held open, never read: socat blocks once the pipe is full
+{
+	echo '{"execute":"qmp_capabilities"}'
+	for ((i = 0; i < 30; i++)); do echo '{"execute":"query-qmp-schema"}'; done
+} >"$T/slow.cmds"
+socat -t 60 - "UNIX-CONNECT:$TAP" <"$T/slow.cmds" >"$T/slow.fifo" 2>/dev/null {slow_r}<&- &
+slow=$!
+_bg_pids+=("$slow")
+wait_for_match "$LOG" '"note":"not reading its replies' $((30 * SLOW)) "the client that does not read was not dropped"
+exec {slow_r}<&-
+kill "$slow" 2>/dev/null || true # it holds our client fifos open too
+wait "$slow" 2>/dev/null || true
+assert_exit 0 qmpctl --json qmp "$TAP" query-name
+assert_json "$OUT" '.name == "tap"' "the others are still served"
 
 note "a client sending a message over the size limit is dropped; the others are not"
 {
