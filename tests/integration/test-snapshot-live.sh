@@ -197,3 +197,13 @@ for f in "$A" "$B"; do
 	_ok
 done
 assert_eq "s1 s2" "$(snaps "$A")" "snapshots survive the revert"
+
+note "a name that one disk already holds cannot be created again on another without --force"
+qemu_start "$VM" \
+	-drive "file=$A,format=qcow2,if=virtio,id=vda" \
+	-drive "file=$B,format=qcow2,if=virtio,id=vdb"
+assert_exit 0 --limit $((30 * SLOW)) qmpctl snapshot create "$VM" half --disks vda --disk-only
+assert_exit 1 qmpctl snapshot create "$VM" half --disks vdb --disk-only
+assert_contains "$ERR" "already exists" "the name exists on vda"
+assert_eq "s1 s2" "$(snaps "$B")" "nothing created on vdb"
+vm_quit
