@@ -821,6 +821,8 @@ static int run_interactive(struct shell *sh)
 	int rc = 0;
 
 	the_shell = sh;
+	/* -v traces what the user does, not the schema (~200 KB) fetched here. */
+	qmp_session_set_trace(sh->s, NULL, NULL);
 	fetch_completions(sh);
 	sub = qmp_session_subscribe(sh->s, NULL, on_event, sh);
 	qmp_session_set_state_cb(sh->s, on_state, sh);
