@@ -112,7 +112,7 @@ done
 
 before=$(count_prompts)
 type_keys 'query-na'
-sleep $((1 * SLOW))
+wait_for_match "$PTY" 'query-na' $((10 * SLOW)) "the typed characters were not echoed"
 assert_exit 0 qmpctl qmp "$QMP_SOCK2" stop
 wait_for_match "$PTY" '"event":"STOP"' $((10 * SLOW)) "the STOP event was not printed while a line was being typed"
 assert_contains "$(grep -a -A1 '"event":"STOP"' "$PTY" | tail -n1)" '(QEMU) query-na' \
@@ -133,8 +133,11 @@ type_keys $'hmp inf\tstatu\t\r'
 wait_for_match "$PTY" 'VM status: (running|paused)|not found|unknown command' $((10 * SLOW)) "no reply to the completed HMP line"
 assert_match "$(cat "$PTY")" 'VM status: running' "Tab completed 'hmp inf' and 'statu'"
 
-type_keys $'no-such-thing\003'
-sleep $((1 * SLOW))
+n=$(count_prompts)
+type_keys 'no-such-thing'
+wait_for_match "$PTY" 'no-such-thing' $((10 * SLOW)) "the typed characters were not echoed"
+type_keys $'\003'
+prompts $((n + 1)) # Ctrl-C draws a fresh prompt
 type_keys $'query-version\r'
 wait_for_match "$PTY" '"micro"' $((10 * SLOW))
 assert_not_contains "$(cat "$PTY")" 'not been found' "Ctrl-C dropped the line"
