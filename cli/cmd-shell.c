@@ -65,7 +65,7 @@ static const char usage[] =
 #define PROMPT_QMP  "(QEMU) "
 #define PROMPT_HMP  "(HMP) "
 
-/* A sorted list of names for completion. */
+/* Names for completion, each once. */
 struct words {
 	char **v;
 	size_t n;
@@ -84,9 +84,8 @@ struct shell {
 	bool tty;
 	bool prompt_on; /* libedit's line is on the screen */
 	bool done;
-	int rc;
 	char *history;
-	unsigned pending;
+	unsigned pending; /* commands sent, reply not yet printed */
 	struct qc_error *fatal;
 	/* completion */
 	struct words commands;	   /* QMP commands */
