@@ -193,12 +193,13 @@ static bool client_write(struct tap_client *c, const char *json)
 {
 	static char crlf[] = "\r\n";
 	struct evbuffer *out;
-	size_t len = strlen(json), done = 0;
+	size_t len = strlen(json), done = 0, before;
 
 	if (c->closed)
 		return false;
 	out = bufferevent_get_output(c->bev);
-	if (evbuffer_get_length(out) == 0) {
+	before = evbuffer_get_length(out);
+	if (before == 0) {
 		/* Nothing waits: straight onto the socket, which saves a trip
 		 * through the loop per message.  What does not fit is queued. */
 		struct iovec iov[2] = { { (void *)json, len }, { crlf, 2 } };
@@ -215,7 +216,8 @@ static bool client_write(struct tap_client *c, const char *json)
 		evbuffer_add(out, json + done, len - done);
 	if (done < len + 2)
 		evbuffer_add(out, crlf + (done > len ? done - len : 0), len + 2 - (done > len ? done : len));
-	if (evbuffer_get_length(out) > c->t->opts.client_max_output) {
+	/* One message larger than the limit is fine; piling up is not. */
+	if (before && evbuffer_get_length(out) > c->t->opts.client_max_output) {
 		char why[96];
 
 		snprintf(why, sizeof(why), "not reading its replies (%zu bytes waiting)", evbuffer_get_length(out));

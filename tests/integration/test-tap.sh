@@ -211,7 +211,7 @@ assert_json "$(jq -s '[.[] | select(.dir == "connect" and .client == 1)][0]' "$L
 	'.note | test("^pid [0-9]+ uid [0-9]+ \\(socat\\)$")' "a client's connect record names its program"
 
 note "socket checks: --mode, a path in use, a path that is not a socket, bad usage"
-bg_start "$T/m.out" "$T/m.err" qmpctl tap "$QMP_SOCK2" --listen "$T/m.sock" --mode 0660
+bg_start "$T/m.out" "$T/m.err" qmpctl tap "$QMP_SOCK2" --listen "$T/m.sock" --mode 0660 --max-output 65536
 m_pid=$BG_PID
 deadline=$((SECONDS + 10 * SLOW))
 until [[ -S "$T/m.sock" ]]; do
@@ -219,6 +219,8 @@ until [[ -S "$T/m.sock" ]]; do
 	sleep 0.05
 done
 assert_eq 660 "$(stat -c %a "$T/m.sock")" "--mode 0660"
+assert_exit 0 qmpctl --json qmp "$T/m.sock" query-qmp-schema
+assert_json "$OUT" 'length > 100' "one reply larger than --max-output reaches a client that reads"
 # (a tap of the tap: the other monitor is busy with the second tap)
 assert_exit 1 qmpctl tap "$TAP" --listen "$T/m.sock"
 assert_contains "$ERR" "in use" "a live socket is not replaced"
