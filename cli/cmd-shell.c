@@ -84,6 +84,8 @@ struct shell {
 	bool tty;
 	bool prompt_on; /* libedit's line is on the screen */
 	bool done;
+	bool leaving; /* Ctrl-D: done once pending replies are printed */
+	struct event *stdin_ev;
 	char *history;
 	unsigned pending; /* commands sent, reply not yet printed */
 	struct qc_error *fatal;
@@ -327,6 +329,20 @@ static void on_reply(void *opaque, struct json_object *ret, const struct qc_erro
 	}
 	qc_buf_free(&b);
 	free(r);
+	if (sh->leaving && sh->pending == 0)
+		sh->done = true;
+}
+
+/* Ctrl-D or "exit": no more prompt; replies still due are printed
+ * before the shell ends (Ctrl-C stops waiting for them). */
+static void leave(struct shell *sh)
+{
+	sh->prompt_on = false;
+	rl_callback_handler_remove();
+	fflush(stdout);
+	sh->leaving = true;
+	event_del(sh->stdin_ev);
+	sh->done = sh->pending == 0;
 }
 
 static bool last_history_is(const char *line)
@@ -346,11 +362,8 @@ static void on_line(char *line)
 	size_t n;
 
 	if (!line) {
-		/* Ctrl-D: end the prompt's line. */
-		sh->prompt_on = false;
-		rl_callback_handler_remove();
 		putchar('\n');
-		sh->done = true;
+		leave(sh);
 		return;
 	}
 	while (is_space(*p))
@@ -366,9 +379,7 @@ static void on_line(char *line)
 			write_history(sh->history);
 	}
 	if (!strcmp(p, "exit")) {
-		sh->prompt_on = false;
-		rl_callback_handler_remove();
-		sh->done = true;
+		leave(sh);
 		goto out;
 	}
 	if (build(sh, p, &cmd, &args, &err) < 0) {
@@ -392,7 +403,7 @@ out:
 	free(line);
 	/* A fresh, empty line and prompt (libedit does not always reset its
 	 * buffer after calling us). */
-	if (!sh->done)
+	if (!sh->done && !sh->leaving)
 		rl_callback_handler_install(sh->o->hmp ? PROMPT_HMP : PROMPT_QMP, on_line);
 }
 
@@ -412,6 +423,10 @@ static void on_sigint(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	/* Like a shell: drop the line being typed, start afresh (removing
 	 * and installing the handler is what resets libedit's buffer). */
+	if (sh->leaving) {
+		sh->done = true;
+		return;
+	}
 	if (!sh->prompt_on)
 		return;
 	rl_callback_handler_remove();
@@ -815,7 +830,7 @@ static char *history_path(void)
 static int run_interactive(struct shell *sh)
 {
 	static char breaks[] = " \t";
-	struct event *stdin_ev, *sigs[4];
+	struct event *sigs[4];
 	struct qmp_subscription *sub;
 	int rc = 0;
 
@@ -839,14 +854,14 @@ static int run_interactive(struct shell *sh)
 	if (sh->history)
 		read_history(sh->history);
 
-	stdin_ev = event_new(sh->ctx->base, STDIN_FILENO, EV_READ | EV_PERSIST, on_stdin, sh);
+	sh->stdin_ev = event_new(sh->ctx->base, STDIN_FILENO, EV_READ | EV_PERSIST, on_stdin, sh);
 	sigs[0] = evsignal_new(sh->ctx->base, SIGINT, on_sigint, sh);
 	sigs[1] = evsignal_new(sh->ctx->base, SIGWINCH, on_winch, sh);
 	sigs[2] = evsignal_new(sh->ctx->base, SIGTERM, on_sigterm, sh);
 	sigs[3] = evsignal_new(sh->ctx->base, SIGHUP, on_sigterm, sh);
 	for (int k = 0; k < 4; k++)
 		event_add(sigs[k], NULL);
-	event_add(stdin_ev, NULL);
+	event_add(sh->stdin_ev, NULL);
 	if (qmp_session_version(sh->s))
 		printf("Connected to QEMU %s. Tab completes, Ctrl-D ends.\n", qmp_session_version(sh->s));
 	rl_callback_handler_install(sh->o->hmp ? PROMPT_HMP : PROMPT_QMP, on_line);
@@ -862,7 +877,7 @@ static int run_interactive(struct shell *sh)
 	if (sh->fatal)
 		rc = cli_fail(sh->fatal);
 	sh->fatal = NULL;
-	event_free(stdin_ev);
+	event_free(sh->stdin_ev);
 	for (int k = 0; k < 4; k++)
 		event_free(sigs[k]);
 	qmp_session_set_state_cb(sh->s, NULL, NULL);

@@ -142,9 +142,19 @@ type_keys $'query-version\r'
 wait_for_match "$PTY" '"micro"' $((10 * SLOW))
 assert_not_contains "$(cat "$PTY")" 'not been found' "Ctrl-C dropped the line"
 
+# Ctrl-D right after a command QEMU is slow to answer: the reply is still printed.
+n=$(count_prompts)
+kill -STOP "$QEMU_PID"
+type_keys $'query-name\r'
+prompts $((n + 1))
 type_keys $'\004'
+sleep 0.5
+_qf_alive "$pty_pid" || fail "the shell ended before the reply it was waiting for"
+_ok
+kill -CONT "$QEMU_PID"
 bg_wait "$pty_pid" $((10 * SLOW))
 assert_eq 0 "$BG_RC" "Ctrl-D ends the shell with status 0"
+assert_eq 2 "$(grep -ac '"name": "shell"' "$PTY")" "the reply due at Ctrl-D was printed"
 exec {keys}>&-
 hist=$(cat "$XDG_STATE_HOME/qmpctl/history")
 assert_contains "$hist" "query-status" "history saved"
