@@ -46,6 +46,8 @@ static const char usage[] =
 	"\n"
 	"Exit status: 0 on success, 1 on an error (\"qmpctl: CLASS: description\"), 2 on bad usage.\n";
 
+#define BATCH_INFLIGHT 64
+
 struct qmp_opts {
 	bool batch;
 	const char *fd_file;
@@ -235,8 +237,10 @@ static int run_batch(struct qc_ctx *ctx, struct qmp_session *s)
 	int rc = 0;
 
 	qmp_session_set_state_cb(s, batch_state, &b);
-	if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
-		/* epoll cannot watch regular files: just read them. */
+	if (fstat(STDIN_FILENO, &st) < 0) {
+		batch_eof(&b); /* stdin closed: nothing to run */
+	} else if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode) && !isatty(STDIN_FILENO)) {
+		/* epoll cannot watch regular files or /dev/null: just read them. */
 		char buf[65536];
 		ssize_t n;
 
@@ -302,7 +306,12 @@ static int exec_qmp(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char
 			return cli_usage_error(cmd, "--fd goes with a single command, not --batch");
 		if (i < argc)
 			return cli_usage_error(cmd, "--batch reads commands from stdin: no COMMAND expected");
-		s = cli_open_vm(ctx, vm);
+		/* Without oob QEMU reads the next command only when done with
+		 * the last, so a deep pipeline costs it nothing and keeps it busy
+		 * (with oob it would queue 8 and hand each to another thread). */
+		struct qmp_session_opts bopts = { .no_oob = true, .max_inflight = BATCH_INFLIGHT };
+
+		s = cli_open_vm_opts(ctx, vm, &bopts);
 		if (!s)
 			return 1;
 		rc = run_batch(ctx, s);

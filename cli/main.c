@@ -2,6 +2,7 @@
  * qmpctl: global options, then one verb.  Owns the event loop; the
  * libraries only register on it.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,14 +253,19 @@ char *cli_resolve_vm(const struct qc_ctx *ctx, const char *vm)
 
 struct qmp_session *cli_open_vm(struct qc_ctx *ctx, const char *vm)
 {
-	struct qmp_session_opts opts = {
-		.greeting_timeout_ms = cli_timeout(ctx),
-		.command_timeout_ms = cli_timeout(ctx),
-	};
+	return cli_open_vm_opts(ctx, vm, NULL);
+}
+
+struct qmp_session *cli_open_vm_opts(struct qc_ctx *ctx, const char *vm, const struct qmp_session_opts *base)
+{
+	struct qmp_session_opts opts = { 0 };
 	struct qc_error *err = NULL;
 	struct qmp_session *s;
 	char *addr = cli_resolve_vm(ctx, vm);
 
+	if (base)
+		opts = *base;
+	opts.greeting_timeout_ms = opts.command_timeout_ms = cli_timeout(ctx);
 	if (!addr)
 		return NULL;
 	s = qmp_session_new(ctx->base, &opts);
@@ -296,6 +302,16 @@ int main(int argc, char **argv)
 	const struct qc_cmd *cmd;
 	int opt, rc;
 
+	/* A closed stdin/stdout/stderr would be reused by the first socket we
+	 * open, and then read from or written to as if it were the terminal. */
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) < 0) {
+			int nul = open("/dev/null", fd ? O_WRONLY : O_RDONLY);
+
+			if (nul >= 0 && nul != fd)
+				close(nul); /* cannot happen: the lowest fd is fd */
+		}
+	}
 	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+" QC_COMMON_SHORTOPTS, longopts, NULL)) != -1) {

@@ -99,6 +99,8 @@ bool cli_is_address(const char *vm);
 /* Takes the VM argument (unless --socket was given) from argv[*optind] and
  * connects.  Returns a READY session or NULL after printing the error. */
 struct qmp_session *cli_open_vm(struct qc_ctx *ctx, const char *vm);
+/* The same with session options of the caller's (timeouts still from -t). */
+struct qmp_session *cli_open_vm_opts(struct qc_ctx *ctx, const char *vm, const struct qmp_session_opts *opts);
 /* The timeout a verb should use for one command. */
 unsigned cli_timeout(const struct qc_ctx *ctx);
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-labels: valgrind-slow
 # image create against qemu-img create: the same options give images that pass qemu-img check and
 # read the same in qemu-img info (byte-identical files where the layout allows); existing files are
 # never replaced unless asked.
