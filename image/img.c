@@ -80,8 +80,8 @@ int img_lock(int fd, bool write, struct qc_error **errp)
 				goto busy_set;
 			if (r) {
 				qc_error_set(errp, "image is in use: another process does not share its \"%s\" lock "
-						   "(is a QEMU using it?)",
-					     perm_names[i]);
+						   "(is a QEMU using it?)%s",
+					     perm_names[i], write ? "" : "; -U reads it anyway");
 				return -1;
 			}
 		}

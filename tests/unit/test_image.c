@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "img.h"
@@ -507,6 +508,41 @@ static void test_create_roundtrip(void **state)
 	rmdir(dir);
 }
 
+/* OFD locks conflict between open file descriptions even in one process,
+ * which is how a running QEMU and qmpctl see each other. */
+static void test_locks(void **state)
+{
+	char path[] = "/tmp/test_image_lock.XXXXXX";
+	int writer = mkstemp(path), reader, other;
+	struct qc_error *err = NULL;
+
+	(void)state;
+	assert_true(writer >= 0);
+	reader = open(path, O_RDONLY);
+	other = open(path, O_RDONLY);
+	assert_true(reader >= 0 && other >= 0);
+	/* two readers share */
+	assert_int_equal(img_lock(reader, false, &err), 0);
+	assert_int_equal(img_lock(other, false, &err), 0);
+	/* a writer is refused while readers refuse to share writing */
+	assert_int_equal(img_lock(writer, true, &err), -1);
+	assert_non_null(strstr(err->msg, "in use"));
+	qc_error_free(err);
+	err = NULL;
+	close(reader);
+	close(other);
+	/* alone, the writer gets in; then readers are refused, naming the lock */
+	assert_int_equal(img_lock(writer, true, &err), 0);
+	reader = open(path, O_RDONLY);
+	assert_int_equal(img_lock(reader, false, &err), -1);
+	assert_non_null(strstr(err->msg, "\"consistent read\" lock")); /* a writer shares nothing */
+	assert_non_null(strstr(err->msg, "-U"));
+	qc_error_free(err);
+	close(reader);
+	close(writer);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -522,6 +558,7 @@ int main(void)
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_create_options),
 		cmocka_unit_test(test_create_roundtrip),
+		cmocka_unit_test(test_locks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
