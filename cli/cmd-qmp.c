@@ -348,7 +348,7 @@ static int exec_qmp(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char
 			close(fd);
 		return 1;
 	}
-	ret = qmp_sync_execute_fds(ctx->base, s, name, args, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, &err);
+	ret = qmp_sync_execute_ex(ctx->base, s, name, args, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, 0, &err);
 	if (fd >= 0)
 		close(fd);
 	qmp_session_free(s);

@@ -25,7 +25,7 @@ static const char usage[] =
 	"                                 [--disks TARGET,...] [--force]\n"
 	"       qmpctl snapshot list VM\n"
 	"       qmpctl snapshot info VM NAME\n"
-	"       qmpctl snapshot revert VM NAME [--paused] [--disk-only]\n"
+	"       qmpctl snapshot revert VM NAME [--paused] [--disk-only] [--force]\n"
 	"       qmpctl snapshot delete VM NAME\n"
 	"\n"
 	"Internal snapshots of a VM, running or shut off, like virsh snapshot-*.\n"
@@ -38,7 +38,8 @@ static const char usage[] =
 	"  --vmstate-disk TARGET  create: the disk that holds the VM state\n"
 	"                         (default: the first writable qcow2 disk)\n"
 	"  --disks TARGET,...     create: only these disks\n"
-	"  --force                create: replace a snapshot of the same name\n"
+	"  --force                create: replace a snapshot of the same name;\n"
+	"                         revert: although some qcow2 disk lacks the snapshot\n"
 	"  --paused               revert: leave the VM paused afterwards\n"
 	"      --json             machine-readable output (list, info)\n"
 	"  -s, --socket PATH      QMP socket (then VM is left out)\n"
@@ -81,6 +82,10 @@ static int own_opt(void *opaque, int opt, const char *arg)
 			o->only[o->n_only++] = qc_strdup(t);
 		}
 		free(copy);
+		if (!o->n_only) {
+			cli_error("--disks needs at least one disk target");
+			return -1;
+		}
 		return 0;
 	}
 	}
@@ -287,7 +292,7 @@ static int exec_snapshot(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc,
 	struct snap_disk *disks = NULL;
 	size_t n = 0;
 	struct qc_error *err = NULL;
-	struct event *sigint = NULL;
+	struct event *sigs[3] = { NULL, NULL, NULL };
 	const char *what = NULL, *name = NULL, *vmname;
 	char *addr = NULL;
 	enum sub sub = SUB_LIST;
@@ -333,6 +338,7 @@ static int exec_snapshot(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc,
 	}
 	if (sub == SUB_CREATE && snap_check_name(name, &err) < 0) {
 		rc = cli_fail(err);
+		err = NULL;
 		goto out;
 	}
 
@@ -348,12 +354,21 @@ static int exec_snapshot(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc,
 		addr = cli_vm_address(&list, vm, &err);
 		if (!addr && vm->state != DISC_STATE_SHUTOFF) {
 			rc = cli_fail(err);
+			err = NULL;
 			goto out;
 		}
 		qc_error_free(err);
 		err = NULL;
 	}
 	vmname = vm && vm->name ? vm->name : (addr ? addr : "?");
+	/* From here on a signal cancels what runs instead of killing us
+	 * halfway (a qemu-storage-daemon left holding the image locks). */
+	for (size_t k = 0; k < 3; k++) {
+		static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+
+		sigs[k] = evsignal_new(ctx->base, signals[k], on_sigint, NULL);
+		event_add(sigs[k], NULL);
+	}
 	sctx.base = ctx->base;
 	sctx.timeout_ms = cli_timeout(ctx);
 	sctx.cancel = &cancel_requested;
@@ -374,6 +389,7 @@ static int exec_snapshot(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc,
 			sctx.s = NULL;
 			if (!gone || !vm || (vm->sources & DISC_SRC_PROC)) {
 				rc = cli_fail(err);
+				err = NULL;
 				goto out;
 			}
 			qc_error_free(err);
@@ -382,11 +398,10 @@ static int exec_snapshot(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc,
 	}
 	if (sctx.s ? snap_disks_live(&sctx, vm, &disks, &n, &err) < 0 : snap_disks_offline(vm, &disks, &n, &err) < 0) {
 		rc = cli_fail(err);
+		err = NULL;
 		goto out;
 	}
 
-	sigint = evsignal_new(ctx->base, SIGINT, on_sigint, NULL);
-	event_add(sigint, NULL);
 	switch (sub) {
 	case SUB_LIST:
 		rc = print_list(ctx, disks, n);
@@ -407,15 +422,21 @@ static int exec_snapshot(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc,
 		rc = snap_create(&sctx, disks, n, &co, &err) < 0 ? 1 : 0;
 		break;
 	}
-	case SUB_REVERT:
-		rc = snap_revert(&sctx, disks, n, name, o.paused, o.disk_only, &err) < 0 ? 1 : 0;
+	case SUB_REVERT: {
+		struct snap_revert_opts ro = { .paused = o.paused, .disk_only = o.disk_only, .force = o.force };
+
+		rc = snap_revert(&sctx, disks, n, name, &ro, &err) < 0 ? 1 : 0;
 		break;
+	}
 	case SUB_DELETE:
 		rc = snap_delete(&sctx, disks, n, name, &err) < 0 ? 1 : 0;
 		break;
 	}
 	if (sctx.progress && (sub == SUB_CREATE || sub == SUB_REVERT || sub == SUB_DELETE))
 		fputs("\r                    \r", stderr);
+	if (!rc && sctx.cancel_too_late)
+		cli_error("warning: QEMU had finished before the cancel arrived: the %s stands",
+			  sub == SUB_CREATE ? "snapshot" : sub == SUB_REVERT ? "revert" : "deletion");
 	if (rc && err)
 		cli_fail(err);
 	else if (!rc && sub == SUB_CREATE)
@@ -425,8 +446,9 @@ static int exec_snapshot(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc,
 	err = NULL;
 out:
 	qc_error_free(err);
-	if (sigint)
-		event_free(sigint);
+	for (size_t k = 0; k < 3; k++)
+		if (sigs[k])
+			event_free(sigs[k]);
 	if (sctx.s)
 		qmp_session_free(sctx.s);
 	snap_disks_free(disks, n);

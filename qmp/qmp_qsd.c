@@ -200,10 +200,21 @@ struct qmp_qsd *qmp_qsd_start(struct event_base *base, const struct qmp_qsd_disk
 		}
 		usleep(5000);
 	}
+	/* The socket exists from bind(); the daemon listens a moment later. */
 	sopts.greeting_timeout_ms = sopts.command_timeout_ms = timeout_ms ? timeout_ms : 30000;
-	q->s = qmp_sync_open(base, q->sock, &sopts, errp);
-	if (!q->s)
-		goto fail;
+	for (;;) {
+		struct qc_error *err = NULL;
+
+		q->s = qmp_sync_open(base, q->sock, &sopts, &err);
+		if (q->s)
+			break;
+		if (err->errnum != ECONNREFUSED || now_ms() > deadline) {
+			qc_error_propagate(errp, err);
+			goto fail;
+		}
+		qc_error_free(err);
+		usleep(5000);
+	}
 	return q;
 fail:
 	cleanup(q);

@@ -102,15 +102,15 @@ static void reply_cb(void *opaque, struct json_object *ret, const struct qc_erro
 struct json_object *qmp_sync_execute(struct event_base *base, struct qmp_session *s, const char *cmd,
 				     struct json_object *args, struct qc_error **errp)
 {
-	return qmp_sync_execute_fds(base, s, cmd, args, NULL, 0, errp);
+	return qmp_sync_execute_ex(base, s, cmd, args, NULL, 0, 0, errp);
 }
 
-struct json_object *qmp_sync_execute_fds(struct event_base *base, struct qmp_session *s, const char *cmd,
-					 struct json_object *args, const int *fds, size_t nfds,
-					 struct qc_error **errp)
+struct json_object *qmp_sync_execute_ex(struct event_base *base, struct qmp_session *s, const char *cmd,
+					struct json_object *args, const int *fds, size_t nfds, unsigned timeout_ms,
+					struct qc_error **errp)
 {
 	struct waiter w = { 0 };
-	uint64_t id = qmp_session_execute(s, cmd, args, 0, fds, nfds, 0, reply_cb, &w, errp);
+	uint64_t id = qmp_session_execute(s, cmd, args, 0, fds, nfds, timeout_ms, reply_cb, &w, errp);
 
 	if (!id)
 		return NULL;

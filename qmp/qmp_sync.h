@@ -21,9 +21,11 @@ int qmp_sync_wait_ready(struct event_base *base, struct qmp_session *s, struct q
  * value (caller puts it), or NULL with *errp set. */
 struct json_object *qmp_sync_execute(struct event_base *base, struct qmp_session *s, const char *cmd,
 				     struct json_object *args, struct qc_error **errp);
-/* The same, passing fds (SCM_RIGHTS) with the command. */
-struct json_object *qmp_sync_execute_fds(struct event_base *base, struct qmp_session *s, const char *cmd,
-					 struct json_object *args, const int *fds, size_t nfds,
-					 struct qc_error **errp);
+/* The same, passing fds (SCM_RIGHTS) with the command and with a timeout
+ * of its own (0: the session's default, UINT32_MAX: none; as for
+ * qmp_session_execute). */
+struct json_object *qmp_sync_execute_ex(struct event_base *base, struct qmp_session *s, const char *cmd,
+					struct json_object *args, const int *fds, size_t nfds, unsigned timeout_ms,
+					struct qc_error **errp);
 
 #endif

@@ -171,6 +171,12 @@ int snap_disks_offline(const struct disc_vm *vm, struct snap_disk **disks, size_
 
 /* ---- listing ---------------------------------------------------------------- */
 
+/* A disk that can hold internal snapshots and that we would snapshot. */
+static bool can_hold(const struct snap_disk *d)
+{
+	return !d->readonly && d->format && !strcmp(d->format, "qcow2");
+}
+
 static int64_t jint(struct json_object *o, const char *key)
 {
 	return json_object_get_int64(json_object_object_get(o, key));
@@ -193,7 +199,7 @@ void snap_list_build(struct snap_disk *disks, size_t n, struct snap_list *list)
 
 	memset(list, 0, sizeof(*list));
 	for (size_t i = 0; i < n; i++) {
-		if (!disks[i].readonly)
+		if (can_hold(&disks[i]))
 			writable++;
 		for (size_t k = 0; k < json_object_array_length(disks[i].snapshots); k++) {
 			struct json_object *info = json_object_array_get_idx(disks[i].snapshots, k);
@@ -230,7 +236,7 @@ void snap_list_build(struct snap_disk *disks, size_t n, struct snap_list *list)
 
 		for (size_t k = 0; k < list->entries[j].n_on; k++)
 			for (size_t i = 0; i < n; i++)
-				if (disks[i].target == list->entries[j].on[k].target && !disks[i].readonly)
+				if (disks[i].target == list->entries[j].on[k].target && can_hold(&disks[i]))
 					on_writable++;
 		list->entries[j].consistent = on_writable == writable;
 	}
@@ -271,7 +277,8 @@ struct job {
 	char id[64];
 	enum job_state state;
 	char status[32]; /* QEMU's last JOB_STATUS_CHANGE status */
-	bool cancel_sent;
+	bool cancel_asked; /* job-cancel sent */
+	bool cancel_sent;  /* ... and accepted */
 	bool progress_pending;
 };
 
@@ -340,7 +347,9 @@ static int run_job(struct snap_ctx *ctx, const char *cmd, struct json_object *ar
 	snprintf(j.id, sizeof(j.id), "qmpctl-%s-%d-%u", cmd, (int)getpid(), ++serial);
 	json_object_object_add(args, "job-id", json_object_new_string(j.id));
 	sub = qmp_session_subscribe(ctx->s, "JOB_STATUS_CHANGE", job_event, &j);
-	ret = qmp_sync_execute(ctx->base, ctx->s, cmd, args, errp);
+	/* No timeout: QEMU may answer only once the whole save is done (it
+	 * holds its main loop meanwhile); Ctrl-C or QEMU's end stops the wait. */
+	ret = qmp_sync_execute_ex(ctx->base, ctx->s, cmd, args, NULL, 0, UINT32_MAX, errp);
 	if (!ret) {
 		qmp_session_unsubscribe(ctx->s, sub);
 		return -1;
@@ -355,13 +364,16 @@ static int run_job(struct snap_ctx *ctx, const char *cmd, struct json_object *ar
 			j.state = JOB_GONE;
 			break;
 		}
-		if (ctx->cancel && *ctx->cancel && !j.cancel_sent) {
+		if (ctx->cancel && *ctx->cancel && !j.cancel_asked) {
 			struct json_object *a = json_object_new_object();
 
 			json_object_object_add(a, "id", json_object_new_string(j.id));
-			j.cancel_sent = true;
-			json_object_put(qmp_sync_execute(ctx->base, ctx->s, "job-cancel", a, &err));
-			/* A job that just finished cannot be cancelled: fine. */
+			j.cancel_asked = true;
+			ret = qmp_sync_execute(ctx->base, ctx->s, "job-cancel", a, &err);
+			/* A job that has just finished cannot be cancelled: its
+			 * outcome stands and is reported as it is. */
+			j.cancel_sent = ret != NULL;
+			json_object_put(ret);
 			qc_error_free(err);
 			err = NULL;
 			continue;
@@ -387,11 +399,13 @@ static int run_job(struct snap_ctx *ctx, const char *cmd, struct json_object *ar
 		if (!jstr(info, "id") || strcmp(jstr(info, "id"), j.id))
 			continue;
 		if (jstr(info, "error")) {
-			qc_error_set(errp, "%s", jstr(info, "error"));
+			if (j.cancel_sent)
+				qc_error_set(errp, "cancelled (%s)", jstr(info, "error"));
+			else
+				qc_error_set(errp, "%s", jstr(info, "error"));
 			rc = -1;
-		} else if (j.cancel_sent) {
-			qc_error_set(errp, "cancelled");
-			rc = -1;
+		} else if (j.cancel_asked) {
+			ctx->cancel_too_late = true;
 		}
 	}
 	json_object_put(jobs);
@@ -533,7 +547,10 @@ static int offline(struct snap_ctx *ctx, struct snap_disk *disks, const size_t *
 	}
 	for (size_t i = 0; i < n; i++)
 		nodes[i] = qmp_qsd_node(q, i);
-	if (create)
+	if (ctx->cancel && *ctx->cancel) {
+		qc_error_set(errp, "cancelled");
+		rc = -1;
+	} else if (create)
 		rc = transaction(ctx->base, qmp_qsd_session(q), "blockdev-snapshot-internal-sync", nodes, n, name, errp);
 	else
 		rc = delete_internal(ctx->base, qmp_qsd_session(q), nodes, n, name, errp);
@@ -571,6 +588,8 @@ int snap_create(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const s
 		}
 	}
 	for (size_t d = 0; d < n; d++) {
+		if (!disks[d].readonly && disk_has(&disks[d], o->name))
+			qc_buf_printf(&exists, "%s%s", exists.len ? ", " : "", disks[d].target);
 		if (disks[d].readonly || !selected(o, disks[d].target))
 			continue;
 		if (strcmp(disks[d].format, "qcow2")) {
@@ -578,8 +597,6 @@ int snap_create(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const s
 				      disks[d].format);
 			continue;
 		}
-		if (disk_has(&disks[d], o->name))
-			qc_buf_printf(&exists, "%s%s", exists.len ? ", " : "", disks[d].target);
 		if (o->vmstate_disk ? !strcmp(o->vmstate_disk, disks[d].target) : vmstate == (size_t)-1)
 			vmstate = d;
 		idx[k++] = d;
@@ -721,8 +738,8 @@ static int revert_offline(struct snap_disk *disks, const size_t *idx, size_t k, 
 	return 0;
 }
 
-int snap_revert(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const char *name, bool paused,
-		bool disk_only, struct qc_error **errp)
+int snap_revert(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const char *name,
+		const struct snap_revert_opts *o, struct qc_error **errp)
 {
 	size_t *idx = qc_calloc(n ? n : 1, sizeof(*idx)), k, vmstate = (size_t)-1;
 	const char **nodes = NULL;
@@ -732,6 +749,21 @@ int snap_revert(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const c
 	k = holders(disks, n, name, idx, errp);
 	if (!k)
 		goto out;
+	if (!o->force) {
+		struct qc_buf missing = { 0 };
+
+		for (size_t d = 0; d < n; d++)
+			if (can_hold(&disks[d]) && !disk_has(&disks[d], name))
+				qc_buf_printf(&missing, "%s%s", missing.len ? ", " : "", disks[d].target);
+		if (missing.len) {
+			qc_error_set(errp,
+				     "snapshot '%s' is not on every disk (missing on %s): reverting only the others "
+				     "would mix points in time; give --force to do it anyway",
+				     name, missing.data);
+			qc_buf_free(&missing);
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < k; i++) {
 		struct json_object *snaps = disks[idx[i]].snapshots;
 
@@ -743,7 +775,7 @@ int snap_revert(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const c
 		}
 	}
 	if (!ctx->s) {
-		if (vmstate != (size_t)-1 && !disk_only) {
+		if (vmstate != (size_t)-1 && !o->disk_only) {
 			qc_error_set(errp,
 				     "snapshot '%s' holds the VM's RAM and device state, which only a running VM can "
 				     "load: start the VM and revert it while running, or give --disk-only to restore "
@@ -785,9 +817,9 @@ int snap_revert(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const c
 		rc = -1;
 		goto out;
 	}
-	if (paused && !strcmp(after, "running"))
+	if (o->paused && !strcmp(after, "running"))
 		rc = simple(ctx, "stop", errp);
-	else if (!paused && !strcmp(before, "running") && strcmp(after, "running"))
+	else if (!o->paused && !strcmp(before, "running") && strcmp(after, "running"))
 		rc = simple(ctx, "cont", errp);
 out:
 	free(nodes);

@@ -51,7 +51,7 @@ struct snap_entry {
 	char *vmstate_disk;      /* target of the disk with VM state, or NULL */
 	struct snap_on_disk *on; /* the disks holding it */
 	size_t n_on;
-	bool consistent; /* present on every snapshottable disk */
+	bool consistent; /* present on every writable qcow2 disk */
 };
 
 struct snap_list {
@@ -70,6 +70,8 @@ struct snap_ctx {
 	/* Set (e.g. by a SIGINT handler on the same loop) to cancel a running
 	 * job; the operation then fails with "cancelled". */
 	const volatile bool *cancel;
+	/* Out: a cancel came after QEMU had finished the job (it stands). */
+	bool cancel_too_late;
 };
 
 struct snap_create_opts {
@@ -102,10 +104,18 @@ void snap_list_free(struct snap_list *list);
 int snap_create(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const struct snap_create_opts *o,
 		struct qc_error **errp);
 int snap_delete(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const char *name, struct qc_error **errp);
+struct snap_revert_opts {
+	bool paused;    /* live: leave the VM paused afterwards */
+	bool disk_only; /* offline: restore the disks of a snapshot with VM state */
+	bool force;     /* revert although some writable qcow2 disk lacks it */
+};
+
 /* Live: loads disks and VM state; the VM runs afterwards if it ran before,
  * unless paused.  Offline: only with disk_only (the VM state needs the VM),
- * applied natively to every disk holding the snapshot. */
-int snap_revert(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const char *name, bool paused,
-		bool disk_only, struct qc_error **errp);
+ * applied natively to every disk holding the snapshot.  A snapshot missing
+ * on a writable qcow2 disk is refused (it would mix points in time) unless
+ * force. */
+int snap_revert(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const char *name,
+		const struct snap_revert_opts *o, struct qc_error **errp);
 
 #endif
