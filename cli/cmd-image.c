@@ -19,37 +19,35 @@
 #include "qc_buf.h"
 #include "qmpctl.h"
 
-static const char usage[] =
-	"Usage: qmpctl image SUBCOMMAND [OPTIONS] ARGS...\n"
-	"\n"
-	"Inspect, create and convert qcow2 and raw disk images natively.\n"
-	"\n"
-	"Subcommands:\n"
-	"  info      show an image's format, sizes, snapshots and features\n"
-	"  create    create a new raw or qcow2 image\n"
-	"  convert   copy an image to a new raw or qcow2 file\n"
-	"  snapshot  list, create, apply or delete internal snapshots\n"
-	"\n"
-	"Run 'qmpctl image SUBCOMMAND --help' for the options of each.\n";
+static const char usage[] = "Usage: qmpctl image SUBCOMMAND [OPTIONS] ARGS...\n"
+			    "\n"
+			    "Inspect, create and convert qcow2 and raw disk images natively.\n"
+			    "\n"
+			    "Subcommands:\n"
+			    "  info      show an image's format, sizes, snapshots and features\n"
+			    "  create    create a new raw or qcow2 image\n"
+			    "  convert   copy an image to a new raw or qcow2 file\n"
+			    "  snapshot  list, create, apply or delete internal snapshots\n"
+			    "\n"
+			    "Run 'qmpctl image SUBCOMMAND --help' for the options of each.\n";
 
 /* ---- info ---------------------------------------------------------------- */
 
-static const char info_usage[] =
-	"Usage: qmpctl image info [-f FMT] [--output human|json] [--backing-chain] [-U] FILE\n"
-	"\n"
-	"Show what qemu-img info shows, in the same layout: virtual and disk size,\n"
-	"cluster size, backing file, snapshots and format-specific information.\n"
-	"\n"
-	"  -f, --format FMT      raw or qcow2 (default: probe the file)\n"
-	"      --output FMT      human (default) or json (the keys of qemu-img's JSON)\n"
-	"      --json            the same as --output json\n"
-	"      --backing-chain   show every image of the backing chain, top first\n"
-	"  -U, --force-share     read the image even when another process has it open\n"
-	"                        for writing (a running QEMU)\n"
-	"  -h, --help            show this help\n"
-	"\n"
-	"Exit status: 0 on success, 1 when the image cannot be read (\"qmpctl: FILE:\n"
-	"what is wrong\"), 2 on bad usage.\n";
+static const char info_usage[] = "Usage: qmpctl image info [-f FMT] [--output human|json] [--backing-chain] [-U] FILE\n"
+				 "\n"
+				 "Show what qemu-img info shows, in the same layout: virtual and disk size,\n"
+				 "cluster size, backing file, snapshots and format-specific information.\n"
+				 "\n"
+				 "  -f, --format FMT      raw or qcow2 (default: probe the file)\n"
+				 "      --output FMT      human (default) or json (the keys of qemu-img's JSON)\n"
+				 "      --json            the same as --output json\n"
+				 "      --backing-chain   show every image of the backing chain, top first\n"
+				 "  -U, --force-share     read the image even when another process has it open\n"
+				 "                        for writing (a running QEMU)\n"
+				 "  -h, --help            show this help\n"
+				 "\n"
+				 "Exit status: 0 on success, 1 when the image cannot be read (\"qmpctl: FILE:\n"
+				 "what is wrong\"), 2 on bad usage.\n";
 
 static const struct qc_cmd image_info_cmd = { "image info", "", info_usage, NULL };
 
@@ -136,7 +134,6 @@ static int image_info(struct qc_ctx *ctx, int argc, char **argv)
 	json_object_put(info);
 	return 0;
 }
-
 
 /* ---- create ---------------------------------------------------------------- */
 
@@ -321,7 +318,6 @@ static int image_create(struct qc_ctx *ctx, int argc, char **argv)
 	return rc < 0 ? cli_fail(err) : 0;
 }
 
-
 /* ---- convert ----------------------------------------------------------------- */
 
 static const char convert_usage[] =
@@ -461,7 +457,6 @@ static int image_convert(struct qc_ctx *ctx, int argc, char **argv)
 	return rc < 0 ? cli_fail(err) : 0;
 }
 
-
 /* ---- snapshot ------------------------------------------------------------------- */
 
 static const char snapshot_usage[] =
@@ -515,16 +510,11 @@ static int snapshot_opt(void *opaque, int opt, const char *arg)
 static int image_snapshot(struct qc_ctx *ctx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "list", no_argument, NULL, 'l' },
-		{ "create", required_argument, NULL, 'c' },
-		{ "apply", required_argument, NULL, 'a' },
-		{ "delete", required_argument, NULL, 'd' },
-		{ "force-share", no_argument, NULL, 'U' },
-		{ "json", no_argument, NULL, 'J' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "list", no_argument, NULL, 'l' },	     { "create", required_argument, NULL, 'c' },
+		{ "apply", required_argument, NULL, 'a' },   { "delete", required_argument, NULL, 'd' },
+		{ "force-share", no_argument, NULL, 'U' },   { "json", no_argument, NULL, 'J' },
+		{ "timeout", required_argument, NULL, 't' }, { "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },	     { NULL, 0, NULL, 0 },
 	};
 	struct snapshot_args a = { 0 };
 	struct qc_error *err = NULL;

@@ -44,9 +44,9 @@ char *img_backing_resolve(const char *image_path, const char *backing)
 
 /* ---- locks -------------------------------------------------------------- */
 
-#define LOCK_PERM_BASE 100
+#define LOCK_PERM_BASE	 100
 #define LOCK_SHARED_BASE 200
-#define LOCK_NPERMS 4
+#define LOCK_NPERMS	 4
 
 static const char *const perm_names[LOCK_NPERMS] = { "consistent read", "write", "write unchanged", "resize" };
 
@@ -79,8 +79,9 @@ int img_lock(int fd, bool write, struct qc_error **errp)
 			if (r < 0)
 				goto busy_set;
 			if (r) {
-				qc_error_set(errp, "image is in use: another process does not share its \"%s\" lock "
-						   "(is a QEMU using it?)%s",
+				qc_error_set(errp,
+					     "image is in use: another process does not share its \"%s\" lock "
+					     "(is a QEMU using it?)%s",
 					     perm_names[i], write ? "" : "; -U reads it anyway");
 				return -1;
 			}
@@ -91,8 +92,9 @@ int img_lock(int fd, bool write, struct qc_error **errp)
 			if (r < 0)
 				goto busy_set;
 			if (r) {
-				qc_error_set(errp, "image is in use: another process holds its \"%s\" lock (is a QEMU "
-						   "using it?)%s",
+				qc_error_set(errp,
+					     "image is in use: another process holds its \"%s\" lock (is a QEMU "
+					     "using it?)%s",
 					     perm_names[i], write ? "" : "; -U reads it anyway");
 				return -1;
 			}
@@ -131,8 +133,8 @@ static int file_size(int fd, const struct stat *st, uint64_t *size, struct qc_er
 	return -1;
 }
 
-static struct img *open_one(const char *path, const char *fmt, unsigned flags, struct chain_seen *seen,
-			    unsigned depth, struct qc_error **errp);
+static struct img *open_one(const char *path, const char *fmt, unsigned flags, struct chain_seen *seen, unsigned depth,
+			    struct qc_error **errp);
 
 static int open_backing(struct img *img, unsigned flags, struct chain_seen *seen, struct qc_error **errp)
 {
@@ -152,8 +154,8 @@ static int open_backing(struct img *img, unsigned flags, struct chain_seen *seen
 	return 0;
 }
 
-static struct img *open_one(const char *path, const char *fmt, unsigned flags, struct chain_seen *seen,
-			    unsigned depth, struct qc_error **errp)
+static struct img *open_one(const char *path, const char *fmt, unsigned flags, struct chain_seen *seen, unsigned depth,
+			    struct qc_error **errp)
 {
 	struct img *img = qc_calloc(1, sizeof(*img));
 	struct qc_error *err = NULL;
@@ -306,8 +308,8 @@ static int read_compressed(struct img *img, const struct img_qcow2_extent *e, st
 	}
 	img->zhost = 0;
 	if (e->csize > 2 * q->cluster_size) {
-		qc_error_set(errp, "%s: compressed cluster at %#" PRIx64 " claims %" PRIu64 " bytes", img->path, e->host,
-			     e->csize);
+		qc_error_set(errp, "%s: compressed cluster at %#" PRIx64 " claims %" PRIu64 " bytes", img->path,
+			     e->host, e->csize);
 		return -1;
 	}
 	if (img_io_pread(&img->io, img->zin, (size_t)e->csize, e->host, "compressed cluster", errp) < 0 ||

@@ -28,9 +28,9 @@ enum img_format {
 };
 
 #define IMG_OPEN_NO_LOCK 0x1u /* -U: read even what another process writes */
-#define IMG_OPEN_CHAIN 0x2u   /* open backing files (needed for data reads) */
-#define IMG_OPEN_WRITE 0x4u   /* read-write, exclusive lock */
-#define IMG_OPEN_DATA 0x8u    /* open external data files (needed for data reads) */
+#define IMG_OPEN_CHAIN	 0x2u /* open backing files (needed for data reads) */
+#define IMG_OPEN_WRITE	 0x4u /* read-write, exclusive lock */
+#define IMG_OPEN_DATA	 0x8u /* open external data files (needed for data reads) */
 
 struct img {
 	char *path;

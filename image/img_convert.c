@@ -21,7 +21,7 @@
 #include "img_qcow2_new.h"
 #include "qc_buf.h"
 
-#define CHUNK (4u << 20)
+#define CHUNK	       (4u << 20)
 #define RAW_ZERO_BLOCK 4096u
 
 static int cancelled(const struct img_convert_opts *o, struct qc_error **errp)
@@ -58,9 +58,10 @@ static int write_sparse(int fd, const uint8_t *buf, uint64_t off, size_t len, st
 
 	/* Blocks are aligned to the file, not to buf: a hole must cover a
 	 * whole file system block to save anything. */
-#define BLOCK_AT(i) ((size_t)(RAW_ZERO_BLOCK - (off + (i)) % RAW_ZERO_BLOCK) < len - (i) \
-			     ? (size_t)(RAW_ZERO_BLOCK - (off + (i)) % RAW_ZERO_BLOCK)            \
-			     : len - (i))
+#define BLOCK_AT(i)                                                          \
+	((size_t)(RAW_ZERO_BLOCK - (off + (i)) % RAW_ZERO_BLOCK) < len - (i) \
+		 ? (size_t)(RAW_ZERO_BLOCK - (off + (i)) % RAW_ZERO_BLOCK)   \
+		 : len - (i))
 	while (i < len) {
 		size_t start;
 
@@ -77,8 +78,8 @@ static int write_sparse(int fd, const uint8_t *buf, uint64_t off, size_t len, st
 	return 0;
 }
 
-static int write_qcow2_chunk(struct img_qcow2_new *w, int fd, uint64_t cs, const uint8_t *buf, uint64_t off,
-			     size_t len, bool compress, struct qc_error **errp)
+static int write_qcow2_chunk(struct img_qcow2_new *w, int fd, uint64_t cs, const uint8_t *buf, uint64_t off, size_t len,
+			     bool compress, struct qc_error **errp)
 {
 	size_t i = 0;
 

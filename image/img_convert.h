@@ -19,10 +19,10 @@
 #include "qc_error.h"
 
 struct img_convert_opts {
-	const char *src_fmt;         /* NULL: probe */
-	bool force_share;            /* -U on the source */
-	struct img_create_opts out;  /* format and -o options of the output */
-	bool compress;               /* qcow2 output: compress clusters */
+	const char *src_fmt;	    /* NULL: probe */
+	bool force_share;	    /* -U on the source */
+	struct img_create_opts out; /* format and -o options of the output */
+	bool compress;		    /* qcow2 output: compress clusters */
 	/* Called after each piece with bytes done so far (of total). */
 	void (*progress)(void *opaque, uint64_t done, uint64_t total);
 	void *opaque;

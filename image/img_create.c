@@ -173,8 +173,9 @@ static int apply_option(struct img_create_opts *o, const char *key, const char *
 		qc_error_set(errp, "option '%s' is not supported by qmpctl (use qemu-img)", key);
 		return -1;
 	}
-	qc_error_set(errp, "unknown option '%s' (known: compat, cluster_size, preallocation, lazy_refcounts, "
-			   "refcount_bits, extended_l2, compression_type, backing_file, backing_fmt, size)",
+	qc_error_set(errp,
+		     "unknown option '%s' (known: compat, cluster_size, preallocation, lazy_refcounts, "
+		     "refcount_bits, extended_l2, compression_type, backing_file, backing_fmt, size)",
 		     key);
 	return -1;
 bad_value:
@@ -299,8 +300,7 @@ static int cancelled(const struct img_create_opts *o, struct qc_error **errp)
 	return 0;
 }
 
-static int write_zeros(int fd, uint64_t off, uint64_t len, const struct img_create_opts *o,
-		       struct qc_error **errp)
+static int write_zeros(int fd, uint64_t off, uint64_t len, const struct img_create_opts *o, struct qc_error **errp)
 {
 	static const uint8_t zeros[1 << 20];
 
@@ -315,8 +315,7 @@ static int write_zeros(int fd, uint64_t off, uint64_t len, const struct img_crea
 	return 0;
 }
 
-static int prealloc_range(int fd, uint64_t off, uint64_t len, const struct img_create_opts *o,
-			  struct qc_error **errp)
+static int prealloc_range(int fd, uint64_t off, uint64_t len, const struct img_create_opts *o, struct qc_error **errp)
 {
 	int rc;
 
@@ -414,7 +413,8 @@ int img_create(const char *path, struct img_create_opts *o, struct qc_error **er
 		}
 		img_close(b);
 		if (o->prealloc != IMG_PREALLOC_OFF && !o->qcow2.extended_l2) {
-			qc_error_set(errp, "backing file and preallocation can only be used together with extended_l2=on");
+			qc_error_set(errp,
+				     "backing file and preallocation can only be used together with extended_l2=on");
 			return -1;
 		}
 	}

@@ -255,8 +255,7 @@ static void dump_value(struct qc_buf *out, struct json_object *v, int indent)
 		}
 		return;
 	}
-	json_object_object_foreach(v, key, val)
-	{
+	json_object_object_foreach (v, key, val) {
 		qc_buf_printf(out, "%*s", indent * 4, "");
 		for (const char *k = key; *k; k++)
 			qc_buf_append_c(out, *k == '-' ? ' ' : *k);
@@ -340,13 +339,27 @@ static void json_string(struct qc_buf *out, const char *s)
 
 		if (*p < 0x80) {
 			switch (*p) {
-			case '"': qc_buf_append_str(out, "\\\""); break;
-			case '\\': qc_buf_append_str(out, "\\\\"); break;
-			case '\b': qc_buf_append_str(out, "\\b"); break;
-			case '\f': qc_buf_append_str(out, "\\f"); break;
-			case '\n': qc_buf_append_str(out, "\\n"); break;
-			case '\r': qc_buf_append_str(out, "\\r"); break;
-			case '\t': qc_buf_append_str(out, "\\t"); break;
+			case '"':
+				qc_buf_append_str(out, "\\\"");
+				break;
+			case '\\':
+				qc_buf_append_str(out, "\\\\");
+				break;
+			case '\b':
+				qc_buf_append_str(out, "\\b");
+				break;
+			case '\f':
+				qc_buf_append_str(out, "\\f");
+				break;
+			case '\n':
+				qc_buf_append_str(out, "\\n");
+				break;
+			case '\r':
+				qc_buf_append_str(out, "\\r");
+				break;
+			case '\t':
+				qc_buf_append_str(out, "\\t");
+				break;
 			default:
 				if (*p < 0x20 || *p == 0x7f)
 					qc_buf_printf(out, "\\u%04X", *p);
@@ -391,8 +404,7 @@ static void json_text(struct qc_buf *out, struct json_object *v, int indent)
 	switch (json_object_get_type(v)) {
 	case json_type_object:
 		qc_buf_append_str(out, "{\n");
-		json_object_object_foreach(v, key, val)
-		{
+		json_object_object_foreach (v, key, val) {
 			if (!first)
 				qc_buf_append_str(out, ",\n");
 			first = false;

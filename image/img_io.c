@@ -6,12 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
-int img_io_pread(const struct img_io *io, void *buf, size_t len, uint64_t off, const char *what,
-		 struct qc_error **errp)
+int img_io_pread(const struct img_io *io, void *buf, size_t len, uint64_t off, const char *what, struct qc_error **errp)
 {
 	if (off > io->size || len > io->size - off) {
-		qc_error_set(errp, "%s at offset %#" PRIx64 " (%zu bytes) is past the end of the file (%" PRIu64
-				   " bytes)",
+		qc_error_set(errp,
+			     "%s at offset %#" PRIx64 " (%zu bytes) is past the end of the file (%" PRIu64 " bytes)",
 			     what, off, len, io->size);
 		return -1;
 	}
@@ -56,8 +55,7 @@ int img_fd_pwrite(int fd, const void *buf, size_t len, uint64_t off, const char 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			qc_error_set_errno(errp, n < 0 ? errno : EIO, "cannot write %s at offset %#" PRIx64, what,
-					   off);
+			qc_error_set_errno(errp, n < 0 ? errno : EIO, "cannot write %s at offset %#" PRIx64, what, off);
 			return -1;
 		}
 		p += n;

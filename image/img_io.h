@@ -15,9 +15,9 @@
 #include "qc_error.h"
 
 struct img_io {
-	int fd;             /* -1 for a memory source */
+	int fd;		    /* -1 for a memory source */
 	const uint8_t *mem; /* the bytes of a memory source */
-	uint64_t size;      /* bytes readable */
+	uint64_t size;	    /* bytes readable */
 };
 
 /* Reads exactly len bytes at off.  what names the structure for the error

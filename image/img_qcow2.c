@@ -51,8 +51,7 @@ static bool aligned(const struct img_qcow2 *q, uint64_t off)
 }
 
 /* Checks that [off, off + len) is a cluster-aligned range inside the file. */
-static int check_table(const struct img_qcow2 *q, uint64_t off, uint64_t len, const char *what,
-		       struct qc_error **errp)
+static int check_table(const struct img_qcow2 *q, uint64_t off, uint64_t len, const char *what, struct qc_error **errp)
 {
 	if (!aligned(q, off)) {
 		qc_error_set(errp, "%s offset %#" PRIx64 " is not aligned to a cluster", what, off);
@@ -361,8 +360,7 @@ static int parse_bitmap_dir(struct img_qcow2 *q, struct qc_error **errp)
 	if (!q->has_bitmaps_ext)
 		return 0;
 	dir = qc_malloc((size_t)q->bitmap_dir_size);
-	if (img_io_pread(q->io, dir, (size_t)q->bitmap_dir_size, q->bitmap_dir_offset, "bitmap directory", errp) <
-	    0)
+	if (img_io_pread(q->io, dir, (size_t)q->bitmap_dir_size, q->bitmap_dir_offset, "bitmap directory", errp) < 0)
 		goto out;
 	q->bitmaps = qc_calloc(q->nb_bitmaps, sizeof(*q->bitmaps));
 	for (uint32_t i = 0; i < q->nb_bitmaps; i++) {
@@ -585,8 +583,7 @@ static int parse_header(struct img_qcow2 *q, uint8_t **clp, struct qc_error **er
 	ext_end = q->backing_offset ? q->backing_offset : q->cluster_size;
 	if (ext_end > q->io->size)
 		ext_end = q->io->size;
-	if (q->header_length < ext_end &&
-	    parse_extensions(q, cl, q->header_length, ext_end, errp) < 0)
+	if (q->header_length < ext_end && parse_extensions(q, cl, q->header_length, ext_end, errp) < 0)
 		return -1;
 
 	{
@@ -759,8 +756,10 @@ static int classify(const struct img_qcow2 *q, uint64_t l2e, uint64_t bitmap, ui
 		uint64_t nb;
 
 		if (q->data_file) {
-			qc_error_set(errp, "compressed cluster at guest offset %#" PRIx64 " in an image with an "
-					   "external data file", guest);
+			qc_error_set(errp,
+				     "compressed cluster at guest offset %#" PRIx64 " in an image with an "
+				     "external data file",
+				     guest);
 			return -1;
 		}
 		e->kind = QCOW2_COMPRESSED;
@@ -771,8 +770,9 @@ static int classify(const struct img_qcow2 *q, uint64_t l2e, uint64_t bitmap, ui
 			/* The last sector may be partly past EOF: QEMU
 			 * reads what is there, so we do too. */
 			if (e->host >= q->io->size) {
-				qc_error_set(errp, "compressed cluster for guest offset %#" PRIx64
-						   " at %#" PRIx64 " is past the end of the file",
+				qc_error_set(errp,
+					     "compressed cluster for guest offset %#" PRIx64 " at %#" PRIx64
+					     " is past the end of the file",
 					     guest, e->host);
 				return -1;
 			}
@@ -782,8 +782,8 @@ static int classify(const struct img_qcow2 *q, uint64_t l2e, uint64_t bitmap, ui
 	}
 	host = l2e & QCOW2_L2E_OFFSET_MASK;
 	if (host & (q->cluster_size - 1)) {
-		qc_error_set(errp, "L2 entry for guest offset %#" PRIx64 " points to unaligned offset %#" PRIx64,
-			     guest, host);
+		qc_error_set(errp, "L2 entry for guest offset %#" PRIx64 " points to unaligned offset %#" PRIx64, guest,
+			     host);
 		return -1;
 	}
 	if (q->extended_l2) {
@@ -824,8 +824,7 @@ static int classify(const struct img_qcow2 *q, uint64_t l2e, uint64_t bitmap, ui
 	return 0;
 }
 
-int img_qcow2_map(struct img_qcow2 *q, uint64_t off, uint64_t max, struct img_qcow2_extent *ext,
-		  struct qc_error **errp)
+int img_qcow2_map(struct img_qcow2 *q, uint64_t off, uint64_t max, struct img_qcow2_extent *ext, struct qc_error **errp)
 {
 	uint64_t unit = q->subcluster_size;
 	uint64_t cl = off >> q->cluster_bits;

@@ -24,7 +24,7 @@
 struct img_qcow2_snapshot {
 	uint64_t l1_offset;
 	uint32_t l1_size;
-	char *id;   /* NUL-terminated copies (QEMU stops at an embedded NUL too) */
+	char *id; /* NUL-terminated copies (QEMU stops at an embedded NUL too) */
 	char *name;
 	uint32_t date_sec;
 	uint32_t date_nsec;
@@ -114,14 +114,14 @@ struct img_qcow2 {
 	/* Derived geometry. */
 	bool extended_l2;
 	uint32_t l2_entry_size; /* 8 or 16 */
-	uint64_t l2_entries;    /* per table */
+	uint64_t l2_entries;	/* per table */
 	uint64_t subcluster_size;
 	uint32_t csize_shift;
 	uint64_t csize_mask, coffset_mask;
 
 	/* Data path state, loaded on first use. */
-	uint64_t *l1;             /* active L1 table, host order */
-	uint8_t *l2_cache;        /* one L2 table (raw bytes) */
+	uint64_t *l1;		  /* active L1 table, host order */
+	uint8_t *l2_cache;	  /* one L2 table (raw bytes) */
 	uint64_t l2_cache_offset; /* 0 when empty */
 };
 
@@ -139,15 +139,15 @@ char *img_qcow2_unknown_incompat(const struct img_qcow2 *q);
 
 enum img_qcow2_kind {
 	QCOW2_UNALLOCATED, /* read from the backing file, or zeros */
-	QCOW2_ZERO,        /* reads as zeros */
-	QCOW2_NORMAL,      /* data at host (in the data file when there is one) */
+	QCOW2_ZERO,	   /* reads as zeros */
+	QCOW2_NORMAL,	   /* data at host (in the data file when there is one) */
 	QCOW2_COMPRESSED,  /* one whole cluster compressed at host, csize bytes */
 };
 
 struct img_qcow2_extent {
 	enum img_qcow2_kind kind;
-	uint64_t len;   /* bytes from the queried offset with the same mapping */
-	uint64_t host;  /* NORMAL: host offset of the queried byte; COMPRESSED: start */
+	uint64_t len;	/* bytes from the queried offset with the same mapping */
+	uint64_t host;	/* NORMAL: host offset of the queried byte; COMPRESSED: start */
 	uint64_t csize; /* COMPRESSED only */
 };
 

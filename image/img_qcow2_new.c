@@ -35,7 +35,7 @@ struct img_qcow2_new {
 	struct rc_bump *bumps;
 	size_t nbumps, capbumps;
 	uint8_t *cbuf;
-	void *zctx;      /* zstd */
+	void *zctx; /* zstd */
 	z_stream *zlib;
 };
 
@@ -219,8 +219,8 @@ int img_qcow2_new_write_compressed(struct img_qcow2_new *w, uint64_t guest_clust
 				   struct qc_error **errp)
 {
 	size_t n = compress_cluster(w, data);
-	uint64_t off, first, last, extra, max_rc = (w->o.refcount_order >= 6) ? UINT64_MAX
-									   : (1ull << (1u << w->o.refcount_order)) - 1;
+	uint64_t off, first, last, extra,
+		max_rc = (w->o.refcount_order >= 6) ? UINT64_MAX : (1ull << (1u << w->o.refcount_order)) - 1;
 	uint32_t csize_shift = 62 - (w->o.cluster_bits - 8);
 	uint64_t *e;
 
@@ -229,8 +229,8 @@ int img_qcow2_new_write_compressed(struct img_qcow2_new *w, uint64_t guest_clust
 	off = w->next;
 	/* A cluster shared by several compressed clusters carries their count
 	 * as its refcount: start a new cluster before that would overflow. */
-	if (w->nbumps && w->bumps[w->nbumps - 1].cluster == off / w->cs &&
-	    w->bumps[w->nbumps - 1].count >= max_rc && (off & (w->cs - 1)))
+	if (w->nbumps && w->bumps[w->nbumps - 1].cluster == off / w->cs && w->bumps[w->nbumps - 1].count >= max_rc &&
+	    (off & (w->cs - 1)))
 		off = (off + w->cs - 1) & ~(w->cs - 1);
 	extra = (off + n - 1) / QCOW2_COMPRESSED_SECTOR - off / QCOW2_COMPRESSED_SECTOR;
 	if (img_fd_pwrite(w->fd, w->cbuf, n, off, "compressed cluster", errp) < 0)
@@ -261,8 +261,8 @@ static void put_refcount(uint8_t *blk, uint32_t order, uint64_t idx, uint64_t v)
 		blk[idx * (bits / 8) + b] = (uint8_t)(v >> (bits - 8 - 8 * b));
 }
 
-static int write_meta(const struct img_qcow2_new *w, const uint8_t *buf, size_t len, uint64_t off,
-		      const char *what, struct qc_error **errp)
+static int write_meta(const struct img_qcow2_new *w, const uint8_t *buf, size_t len, uint64_t off, const char *what,
+		      struct qc_error **errp)
 {
 	size_t i = 0;
 

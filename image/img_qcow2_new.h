@@ -22,8 +22,8 @@
 
 struct img_qcow2_new_opts {
 	uint64_t size;
-	uint32_t cluster_bits;   /* 9..21 */
-	uint32_t version;        /* 2 or 3 */
+	uint32_t cluster_bits;	 /* 9..21 */
+	uint32_t version;	 /* 2 or 3 */
 	uint32_t refcount_order; /* 0..6 */
 	bool lazy_refcounts;
 	bool extended_l2;

@@ -286,8 +286,8 @@ int img_snapshot_qsd(struct event_base *base, const char *path, enum img_snapsho
 out:
 	qsd_cleanup(base, &d);
 	if (err) {
-		qc_error_set(errp, "%s: cannot %s snapshot '%s': %s", path, op == IMG_SNAPSHOT_CREATE ? "create" : "delete",
-			     name, err->msg);
+		qc_error_set(errp, "%s: cannot %s snapshot '%s': %s", path,
+			     op == IMG_SNAPSHOT_CREATE ? "create" : "delete", name, err->msg);
 		qc_error_free(err);
 	}
 	free(id);
@@ -412,7 +412,8 @@ static int rc_add(struct apply *a, uint64_t host, int delta, struct qc_error **e
 		return -1;
 	v = rc_read(blk, a->q->refcount_order, i);
 	if (delta > 0 && v >= a->max_rc) {
-		qc_error_set(errp, "refcount of cluster %#" PRIx64 " would exceed %" PRIu64 " (refcount_bits too small)",
+		qc_error_set(errp,
+			     "refcount of cluster %#" PRIx64 " would exceed %" PRIu64 " (refcount_bits too small)",
 			     cluster * a->cs, a->max_rc);
 		return -1;
 	}

@@ -24,7 +24,7 @@
 #include "img_qcow2.h"
 #include "img_qcow2_format.h"
 
-#define CL 512u
+#define CL  512u
 #define NCL 16u
 
 /* A version 3 image with 512-byte clusters and 1 MiB of guest space:
@@ -312,9 +312,15 @@ static void test_size_str(void **state)
 		uint64_t v;
 		const char *s;
 	} cases[] = {
-		{ 0, "0 B" },          { 999, "999 B" },           { 1000, "0.977 KiB" },
-		{ 4096, "4 KiB" },     { 200704, "196 KiB" },      { 1323008, "1.26 MiB" },
-		{ 1u << 30, "1 GiB" }, { 5497558138880ull, "5 TiB" }, { UINT64_MAX, "16 EiB" },
+		{ 0, "0 B" },
+		{ 999, "999 B" },
+		{ 1000, "0.977 KiB" },
+		{ 4096, "4 KiB" },
+		{ 200704, "196 KiB" },
+		{ 1323008, "1.26 MiB" },
+		{ 1u << 30, "1 GiB" },
+		{ 5497558138880ull, "5 TiB" },
+		{ UINT64_MAX, "16 EiB" },
 	};
 	char buf[32];
 
@@ -381,15 +387,20 @@ static void test_is_zero(void **state)
 	}
 }
 
-
 static void test_parse_size(void **state)
 {
 	static const struct {
 		const char *s;
 		uint64_t v;
 	} ok[] = {
-		{ "0", 0 },           { "512", 512 },       { "1k", 1024 },           { "1K", 1024 },
-		{ "1.5M", 1572864 },  { "10G", 10737418240ull }, { "2T", 2199023255552ull }, { "1E", 1ull << 60 },
+		{ "0", 0 },
+		{ "512", 512 },
+		{ "1k", 1024 },
+		{ "1K", 1024 },
+		{ "1.5M", 1572864 },
+		{ "10G", 10737418240ull },
+		{ "2T", 2199023255552ull },
+		{ "1E", 1ull << 60 },
 		{ "4096b", 4096 },
 	};
 	static const char *const bad[] = { "", "-1", "1X", "1kk", "k", "1.3", "20E", "1e3q", " 5" };
@@ -418,8 +429,9 @@ static void test_create_options(void **state)
 
 	(void)state;
 	img_create_opts_init(&o, IMG_FMT_QCOW2);
-	assert_int_equal(img_create_parse_options(&o, "compat=0.10,cluster_size=4k,backing_file=a,,b.qcow2,"
-						      "backing_fmt=qcow2,preallocation=metadata,refcount_bits=16",
+	assert_int_equal(img_create_parse_options(&o,
+						  "compat=0.10,cluster_size=4k,backing_file=a,,b.qcow2,"
+						  "backing_fmt=qcow2,preallocation=metadata,refcount_bits=16",
 						  &err),
 			 0);
 	assert_int_equal(o.qcow2.version, 2);
@@ -435,10 +447,10 @@ static void test_create_options(void **state)
 		const char *opts;
 		const char *msg;
 	} bad[] = {
-		{ "cluster_size=1000", "power of two" }, { "cluster_size=4M", "power of two" },
-		{ "refcount_bits=3", "power of two" },   { "refcount_bits=128", "power of two" },
-		{ "lazy_refcounts=maybe", "on or off" }, { "compat=2", "invalid value" },
-		{ "bogus=1", "unknown option 'bogus'" }, { "size", "has no value" },
+		{ "cluster_size=1000", "power of two" },    { "cluster_size=4M", "power of two" },
+		{ "refcount_bits=3", "power of two" },	    { "refcount_bits=128", "power of two" },
+		{ "lazy_refcounts=maybe", "on or off" },    { "compat=2", "invalid value" },
+		{ "bogus=1", "unknown option 'bogus'" },    { "size", "has no value" },
 		{ "encrypt.format=luks", "not supported" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
