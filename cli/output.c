@@ -102,6 +102,18 @@ void cli_table_add(struct cli_table *t, const char *const cells[])
 	t->rows[t->nrows++] = row;
 }
 
+/* Columns of a terminal a UTF-8 string takes: one per character (wide
+ * East Asian characters are taken as one, too). */
+static size_t text_width(const char *s)
+{
+	size_t w = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
 /* virsh's layout: a leading blank, columns three blanks apart, a rule of
  * dashes under the heading. */
 static void print_row(const struct cli_table *t, const size_t *w, const char *const *cells)
@@ -112,7 +124,7 @@ static void print_row(const struct cli_table *t, const size_t *w, const char *co
 		qc_buf_append_c(&line, ' ');
 		qc_buf_append_str(&line, cells[c]);
 		if (c + 1 < t->ncols)
-			for (size_t k = strlen(cells[c]); k < w[c] + 2; k++)
+			for (size_t k = text_width(cells[c]); k < w[c] + 2; k++)
 				qc_buf_append_c(&line, ' ');
 	}
 	while (line.len && line.data[line.len - 1] == ' ')
@@ -126,10 +138,10 @@ void cli_table_print(const struct cli_table *t)
 	size_t *w = qc_calloc(t->ncols, sizeof(size_t)), total = 0;
 
 	for (size_t c = 0; c < t->ncols; c++) {
-		w[c] = strlen(t->heads[c]);
+		w[c] = text_width(t->heads[c]);
 		for (size_t r = 0; r < t->nrows; r++)
-			if (strlen(t->rows[r][c]) > w[c])
-				w[c] = strlen(t->rows[r][c]);
+			if (text_width(t->rows[r][c]) > w[c])
+				w[c] = text_width(t->rows[r][c]);
 		total += w[c] + 3;
 	}
 	print_row(t, w, t->heads);

@@ -18,7 +18,7 @@ enum disc_state discover_state_from_qmp(const char *status)
 		return DISC_STATE_RUNNING;
 	if (!strcmp(status, "paused") || !strcmp(status, "prelaunch") || !strcmp(status, "suspended") ||
 	    !strcmp(status, "save-vm") || !strcmp(status, "restore-vm") || !strcmp(status, "finish-migrate") ||
-	    !strcmp(status, "postmigrate") || !strcmp(status, "inmigrate") || !strcmp(status, "io-error") ||
+	    !strcmp(status, "postmigrate") || !strcmp(status, "io-error") ||
 	    !strcmp(status, "watchdog") || !strcmp(status, "colo"))
 		return DISC_STATE_PAUSED;
 	return DISC_STATE_OTHER;
@@ -48,6 +48,24 @@ static bool names_match(const char *alias, const char *name)
 	if (!strcmp(alias, name))
 		return true;
 	return !strncmp(name, "drive-", 6) && !strcmp(alias, name + 6);
+}
+
+/* query-block's "qdev" is the device id, or with -blockdev the QOM path
+ * "/machine/peripheral/ID/virtio-backend" whose ID is libvirt's alias.
+ * Anonymous devices ("/machine/peripheral-anon/...") have no id. */
+static char *qdev_id(const char *qdev)
+{
+	const char *p = "/machine/peripheral/", *end;
+
+	if (!qdev || !*qdev)
+		return NULL;
+	if (qdev[0] != '/')
+		return qc_strdup(qdev);
+	if (strncmp(qdev, p, strlen(p)))
+		return NULL;
+	qdev += strlen(p);
+	end = strchr(qdev, '/');
+	return qc_strndup(qdev, end ? (size_t)(end - qdev) : strlen(qdev));
 }
 
 static const char *type_of_file(const char *file)
@@ -92,7 +110,8 @@ void discover_apply_query_block(struct disc_vm *vm, struct json_object *blocks)
 	for (size_t i = 0; i < json_object_array_length(blocks); i++) {
 		struct json_object *blk = json_object_array_get_idx(blocks, i);
 		struct json_object *ins = json_object_object_get(blk, "inserted");
-		const char *device = jstr(blk, "device"), *qdev = jstr(blk, "qdev");
+		const char *device = jstr(blk, "device"), *qdev_path = jstr(blk, "qdev");
+		char *qdev = qdev_id(qdev_path);
 		const char *file = jstr(ins, "file"), *node = jstr(ins, "node-name");
 		struct json_object *removable = json_object_object_get(blk, "removable");
 		struct disc_disk *d = NULL;
@@ -107,10 +126,12 @@ void discover_apply_query_block(struct disc_vm *vm, struct json_object *blocks)
 				d = c;
 		}
 		if (!d) {
-			const char *target = device && *device ? device : qdev;
+			const char *target = device && *device ? device : qdev ? qdev : node;
 
-			if (!target)
+			if (!target) {
+				free(qdev);
 				continue;
+			}
 			vm->disks = qc_realloc(vm->disks, (vm->n_disks + 1) * sizeof(*vm->disks));
 			d = &vm->disks[vm->n_disks++];
 			memset(d, 0, sizeof(*d));
@@ -118,6 +139,7 @@ void discover_apply_query_block(struct disc_vm *vm, struct json_object *blocks)
 			d->device = qc_strdup(json_object_get_boolean(removable) ? "cdrom" : "disk");
 			d->type = qc_strdup(type_of_file(file));
 		}
+		free(qdev);
 		if (!ins) {
 			/* An empty drive (ejected cdrom). */
 			free(d->source);

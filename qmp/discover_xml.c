@@ -111,7 +111,7 @@ static char *source_of(const xmlNode *src, const char *type)
 			if (port)
 				qc_buf_printf(&b, ":%s", port);
 			if (name)
-				qc_buf_printf(&b, "/%s", name);
+				qc_buf_printf(&b, "%s%s", name[0] == '/' ? "" : "/", name);
 		}
 		free(proto);
 		free(name);
@@ -271,14 +271,26 @@ static xmlDoc *read_doc(const char *xml, size_t len, const char *filename, struc
 		qc_error_set(errp, "%s: larger than %u bytes", filename, DISCOVER_MAX_XML);
 		return NULL;
 	}
+	/* libvirt writes UTF-8.  Any other encoding (UTF-16 has NULs, UTF-7
+	 * hides "<!ENTITY") would slip past the check below, so none is
+	 * decoded: the document is read as UTF-8 whatever it declares. */
+	if (memchr(xml, '\0', len)) {
+		qc_error_set(errp, "%s: not a UTF-8 XML file (NUL bytes)", filename);
+		return NULL;
+	}
 	if (memmem(xml, len, "<!ENTITY", 8)) {
 		qc_error_set(errp, "%s: entity declarations are not allowed", filename);
 		return NULL;
 	}
 	xmlSetGenericErrorFunc(NULL, silence);
 	xmlResetLastError();
-	doc = xmlReadMemory(xml, (int)len, filename, NULL,
+	doc = xmlReadMemory(xml, (int)len, filename, "UTF-8",
 			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+	if (doc && doc->intSubset && (doc->intSubset->entities || doc->intSubset->pentities)) {
+		xmlFreeDoc(doc);
+		qc_error_set(errp, "%s: entity declarations are not allowed", filename);
+		return NULL;
+	}
 	if (!doc) {
 		xe = xmlGetLastError();
 		if (xe && xe->message) {
