@@ -198,6 +198,8 @@ int img_convert(const char *src_path, const char *dst, struct img_convert_opts *
 		if (qcow2 ? write_qcow2_chunk(w, t.fd, cs, buf, off, n, o->compress, errp)
 			  : write_sparse(t.fd, buf, off, (size_t)len, errp))
 			goto fail_out;
+		if (qcow2 && img_qcow2_new_flush_before(w, off + len, errp) < 0)
+			goto fail_out;
 		/* Start writeback of what is written for good, so the final
 		 * flush has little left to wait for.  Pages still being filled
 		 * (packed compressed clusters) are left alone: writing to a page

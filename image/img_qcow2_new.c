@@ -29,7 +29,9 @@ struct img_qcow2_new {
 	uint32_t entry_words; /* 1, or 2 with extended L2 */
 	uint64_t l2_entries;
 	uint64_t l1_size;
-	uint64_t **l2; /* per L1 entry, host order, NULL when unused */
+	uint64_t **l2;     /* per L1 entry, host order, NULL when unused */
+	uint64_t *l2_done; /* per L1 entry: where a table already written went */
+	uint64_t flushed;  /* L1 entries below this are final */
 	uint64_t next; /* next free byte; clusters are handed out from here */
 	/* Clusters with compressed data, in ascending order. */
 	struct rc_bump *bumps;
@@ -122,6 +124,7 @@ struct img_qcow2_new *img_qcow2_new_start(int fd, const struct img_qcow2_new_opt
 	w->l2_entries = w->cs / (8 * w->entry_words);
 	w->l1_size = img_qcow2_l1_needed(o->cluster_bits, o->extended_l2, o->size);
 	w->l2 = qc_calloc(w->l1_size ? w->l1_size : 1, sizeof(*w->l2));
+	w->l2_done = qc_calloc(w->l1_size ? w->l1_size : 1, sizeof(*w->l2_done));
 	w->next = w->cs; /* cluster 0: the header */
 	return w;
 }
@@ -344,6 +347,43 @@ static size_t write_header(const struct img_qcow2_new *w, uint8_t *h, uint64_t l
 	return off;
 }
 
+static void l2_to_be(const struct img_qcow2_new *w, const uint64_t *t, uint8_t *buf)
+{
+	for (uint64_t j = 0; j < w->l2_entries * w->entry_words; j++)
+		img_put_be64(buf + j * 8, t[j]);
+}
+
+int img_qcow2_new_flush_before(struct img_qcow2_new *w, uint64_t guest_off, struct qc_error **errp)
+{
+	uint64_t span = w->l2_entries * w->cs, limit = guest_off / span;
+	uint8_t *buf = NULL;
+	int ret = 0;
+
+	if (limit > w->l1_size)
+		limit = w->l1_size;
+	for (; w->flushed < limit; w->flushed++) {
+		uint64_t i = w->flushed, host;
+
+		if (!w->l2[i])
+			continue;
+		if (!buf)
+			buf = qc_malloc((size_t)w->cs);
+		l2_to_be(w, w->l2[i], buf);
+		w->next = (w->next + w->cs - 1) & ~(w->cs - 1);
+		host = w->next;
+		w->next += w->cs;
+		if (write_meta(w, buf, (size_t)w->cs, host, "L2 table", errp) < 0) {
+			ret = -1;
+			break;
+		}
+		w->l2_done[i] = host;
+		free(w->l2[i]);
+		w->l2[i] = NULL;
+	}
+	free(buf);
+	return ret;
+}
+
 int img_qcow2_new_finish(struct img_qcow2_new *w, struct qc_error **errp)
 {
 	uint64_t cs = w->cs, data_end = (w->next + cs - 1) / cs; /* in clusters */
@@ -380,8 +420,7 @@ int img_qcow2_new_finish(struct img_qcow2_new *w, struct qc_error **errp)
 	for (uint64_t i = 0, k = 0; i < w->l1_size; i++) {
 		if (!w->l2[i])
 			continue;
-		for (uint64_t j = 0; j < w->l2_entries * w->entry_words; j++)
-			img_put_be64(buf + j * 8, w->l2[i][j]);
+		l2_to_be(w, w->l2[i], buf);
 		if (write_meta(w, buf, (size_t)cs, l2_off + k * cs, "L2 table", errp) < 0)
 			goto out;
 		k++;
@@ -391,9 +430,12 @@ int img_qcow2_new_finish(struct img_qcow2_new *w, struct qc_error **errp)
 		uint8_t *l1 = qc_calloc(w->l1_size, 8);
 		uint64_t k = 0;
 
-		for (uint64_t i = 0; i < w->l1_size; i++)
+		for (uint64_t i = 0; i < w->l1_size; i++) {
 			if (w->l2[i])
 				img_put_be64(l1 + i * 8, QCOW2_OFLAG_COPIED | (l2_off + k++ * cs));
+			else if (w->l2_done[i])
+				img_put_be64(l1 + i * 8, QCOW2_OFLAG_COPIED | w->l2_done[i]);
+		}
 		ret = write_meta(w, l1, (size_t)(w->l1_size * 8), l1_off, "L1 table", errp);
 		free(l1);
 		if (ret < 0)
@@ -459,6 +501,7 @@ void img_qcow2_new_free(struct img_qcow2_new *w)
 	for (uint64_t i = 0; i < w->l1_size; i++)
 		free(w->l2[i]);
 	free(w->l2);
+	free(w->l2_done);
 	free(w->bumps);
 	free(w->cbuf);
 	if (w->zlib) {

@@ -4,9 +4,10 @@
  * The image is built front to back: the header cluster is reserved, guest
  * data clusters are handed out in order from cluster 1 (callers write
  * their data there themselves, in as large pieces as they like), compressed
- * clusters are packed byte by byte, and img_qcow2_new_finish then appends
- * the refcount table and blocks, the L1 table and the L2 tables and writes
- * the header last.  With no data at all the layout is exactly qemu-img
+ * clusters are packed byte by byte, finished L2 tables may be written in
+ * between (img_qcow2_new_flush_before), and img_qcow2_new_finish then
+ * appends the refcount table and blocks, the L1 table and the remaining L2
+ * tables and writes the header last.  With no data at all the layout is exactly qemu-img
  * create's (header, refcount table, refcount block, L1).
  *
  * Only for files nobody else sees yet (a temporary file renamed into place
@@ -49,6 +50,10 @@ uint64_t img_qcow2_new_alloc(struct img_qcow2_new *w, uint64_t guest_cluster, ui
  * then allocates it normally).  -1 on a write error. */
 int img_qcow2_new_write_compressed(struct img_qcow2_new *w, uint64_t guest_cluster, const uint8_t *data,
 				   struct qc_error **errp);
+/* Writes out the L2 tables for guest clusters below guest_off (which will
+ * not be mapped again), interleaved with the data, and frees them: memory
+ * stays at a table or so however large the image. */
+int img_qcow2_new_flush_before(struct img_qcow2_new *w, uint64_t guest_off, struct qc_error **errp);
 /* The end of what has been handed out so far (bytes): everything below is
  * written and will not be written again until finish. */
 uint64_t img_qcow2_new_end(const struct img_qcow2_new *w);
