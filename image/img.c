@@ -170,7 +170,8 @@ static struct img *open_one(const char *path, const char *fmt, unsigned flags, s
 	img->depth = depth;
 	if (fmt && img_format_parse(fmt, &want, &err) < 0)
 		goto fail;
-	img->fd = open(path, ((flags & IMG_OPEN_WRITE) ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO given as an image must not hang the open. */
+	img->fd = open(path, ((flags & IMG_OPEN_WRITE) ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK);
 	if (img->fd < 0) {
 		qc_error_set_errno(&err, errno, "cannot open");
 		goto fail;
@@ -222,7 +223,7 @@ static struct img *open_one(const char *path, const char *fmt, unsigned flags, s
 	if (img->qcow2->data_file && (flags & IMG_OPEN_DATA)) {
 		char *dpath = img_backing_resolve(path, img->qcow2->data_file);
 
-		img->data_fd = open(dpath, ((flags & IMG_OPEN_WRITE) ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+		img->data_fd = open(dpath, ((flags & IMG_OPEN_WRITE) ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK);
 		if (img->data_fd < 0 || fstat(img->data_fd, &st) < 0 ||
 		    file_size(img->data_fd, &st, &img->data_io.size, &err) < 0) {
 			qc_error_set_errno(&err, errno, "cannot open external data file '%s'", dpath);

@@ -49,6 +49,11 @@ assert_exit 1 qmpctl image info nonexistent.qcow2
 assert_eq "qmpctl: nonexistent.qcow2: cannot open: No such file or directory" "$ERR"
 assert_exit 1 qmpctl image info .
 assert_match "$ERR" '^qmpctl: \.: '
+mkfifo fifo
+assert_exit 1 qmpctl image info fifo
+assert_eq "qmpctl: fifo: not a regular file or block device" "$ERR" "a FIFO is refused, not waited on"
+assert_exit 1 qmpctl image info /dev/null
+assert_contains "$ERR" "not a regular file or block device"
 mk -f qcow2 loop1.qcow2 1M
 mk -f qcow2 -b loop1.qcow2 -F qcow2 loop2.qcow2
 qemu-img rebase -u -b loop2.qcow2 -F qcow2 loop1.qcow2
