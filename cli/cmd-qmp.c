@@ -46,7 +46,7 @@ static const char usage[] =
 	"\n"
 	"Exit status: 0 on success, 1 on an error (\"qmpctl: CLASS: description\"), 2 on bad usage.\n";
 
-#define BATCH_INFLIGHT 64
+#define BATCH_INFLIGHT 256
 
 struct qmp_opts {
 	bool batch;
@@ -111,7 +111,10 @@ static void batch_flush(struct batch *b)
 		free(sl->out);
 		sl->out = NULL;
 	}
-	fflush(stdout);
+	/* Flush when caught up, not per line: a write per reply would cost
+	 * as much as the reply itself. */
+	if (b->next_print == b->n)
+		fflush(stdout);
 }
 
 static void batch_reply(void *opaque, struct json_object *ret, const struct qc_error *err)
@@ -176,12 +179,17 @@ static void batch_feed(struct batch *b, const char *data, size_t len)
 {
 	char *nl;
 
+	size_t done = 0;
+
 	qc_buf_append(&b->pending, data, len);
-	while (b->pending.len && (nl = memchr(b->pending.data, '\n', b->pending.len))) {
+	/* Lines are taken in place; the buffer moves once per read, not per
+	 * line. */
+	while (done < b->pending.len && (nl = memchr(b->pending.data + done, '\n', b->pending.len - done))) {
 		*nl = '\0';
-		batch_line(b, b->pending.data);
-		qc_buf_consume(&b->pending, (size_t)(nl - b->pending.data) + 1);
+		batch_line(b, b->pending.data + done);
+		done = (size_t)(nl - b->pending.data) + 1;
 	}
+	qc_buf_consume(&b->pending, done);
 }
 
 static void batch_eof(struct batch *b)

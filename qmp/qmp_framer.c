@@ -124,17 +124,21 @@ static int bad_input(struct qmp_framer *f, const char *what, const char *data, s
 int qmp_framer_feed(struct qmp_framer *f, const char *data, size_t len, qmp_framer_fn cb, void *opaque,
 		    struct qc_error **errp)
 {
-	size_t off = 0;
+	size_t off = 0, bad;
+	bool in_str = f->in_str, esc = f->esc;
 
 	if (f->failed) {
 		qc_error_set(errp, "framer stopped after malformed input");
 		return -1;
 	}
+	/* One pass over the input finds the first byte json-c must not see;
+	 * the lexical state where an object ends is "outside a string" both for
+	 * json-c and for this scan, so scanning past object ends is sound. */
+	bad = scan(data, len, &in_str, &esc);
 	while (off < len) {
 		struct json_object *obj;
 		enum json_tokener_error jerr;
-		size_t chunk, used, stop;
-		bool in_str, esc;
+		size_t chunk, used;
 		char msg[160];
 
 		if (f->partial == 0) {
@@ -145,35 +149,26 @@ int qmp_framer_feed(struct qmp_framer *f, const char *data, size_t len, qmp_fram
 			if (data[off] != '{')
 				return bad_input(f, "expected a JSON object", data, len, off, errp);
 		}
-		chunk = len - off;
+		chunk = (bad > off ? bad : off) - off;
 		if (chunk > f->max - f->partial)
 			chunk = f->max - f->partial;
 		if (chunk > INT_MAX)
 			chunk = INT_MAX;
-		in_str = f->in_str;
-		esc = f->esc;
-		stop = scan(data + off, chunk, &in_str, &esc);
-		chunk = stop;
-		obj = json_tokener_parse_ex(f->tok, data + off, (int)chunk);
-		jerr = json_tokener_get_error(f->tok);
-		used = json_tokener_get_parse_end(f->tok);
+		obj = chunk ? json_tokener_parse_ex(f->tok, data + off, (int)chunk) : NULL;
+		jerr = chunk ? json_tokener_get_error(f->tok) : json_tokener_continue;
+		used = chunk ? json_tokener_get_parse_end(f->tok) : 0;
 		if (obj) {
-			f->offset += off + used;
-			data += off + used;
-			len -= off + used;
-			off = 0;
+			off += used;
 			f->partial = 0;
-			f->in_str = f->esc = false;
 			json_tokener_reset(f->tok);
-			if (!json_object_is_type(obj, json_type_object)) {
-				json_object_put(obj);
-				f->offset -= used;
-				return bad_input(f, "expected a JSON object", data - used, used, 0, errp);
-			}
 			int rc = cb(opaque, obj);
 
-			if (rc)
+			if (rc) {
+				/* The rest is dropped; the next byte starts afresh. */
+				f->offset += off;
+				f->in_str = f->esc = false;
 				return rc;
+			}
 			continue;
 		}
 		if (jerr != json_tokener_continue) {
@@ -181,12 +176,10 @@ int qmp_framer_feed(struct qmp_framer *f, const char *data, size_t len, qmp_fram
 			return bad_input(f, msg, data, len, off + used, errp);
 		}
 		f->partial += chunk;
-		f->in_str = in_str;
-		f->esc = esc;
 		off += chunk;
-		if (off < len && data[off] == '\0')
+		if (off < len && off == bad && data[off] == '\0')
 			return bad_input(f, "NUL byte inside a JSON message", data, len, off, errp);
-		if (off < len && data[off] == '\'')
+		if (off < len && off == bad)
 			return bad_input(f, "malformed JSON (single quotes are not JSON)", data, len, off, errp);
 		if (f->partial >= f->max) {
 			snprintf(msg, sizeof(msg), "message larger than the limit of %zu bytes", f->max);
@@ -194,5 +187,7 @@ int qmp_framer_feed(struct qmp_framer *f, const char *data, size_t len, qmp_fram
 		}
 	}
 	f->offset += len;
+	f->in_str = in_str;
+	f->esc = esc;
 	return 0;
 }
