@@ -6,7 +6,8 @@
  * skipped in whole output clusters at the cost of a few status queries; the
  * rest is read in chunks of CHUNK bytes (a multiple of the output cluster)
  * with img_read and scanned for zero blocks, so only real data is written,
- * in runs as long as the chunk.
+ * in runs as long as the chunk.  Raw to raw, those runs are handed to
+ * copy_file_range (the bytes are the source file's own, at the same offset).
  */
 #include "img_convert.h"
 
@@ -52,7 +53,36 @@ static int zero_run(struct img *src, uint64_t off, uint64_t max, uint64_t *run, 
 
 /* Writes buf at off in the file, leaving holes where whole 4 KiB blocks
  * are zero (the file reads zeros there anyway). */
-static int write_sparse(int fd, const uint8_t *buf, uint64_t off, size_t len, struct qc_error **errp)
+/* When the source is a raw file, its bytes at the same offset are the data:
+ * copy_file_range lets the kernel copy them (sharing extents on file
+ * systems that can).  src_fd < 0 or a refusal falls back to pwrite. */
+static int copy_or_write(int src_fd, int fd, const uint8_t *buf, size_t len, uint64_t off, struct qc_error **errp)
+{
+	loff_t in = (loff_t)off, out = (loff_t)off;
+	size_t done = 0;
+
+	while (src_fd >= 0 && done < len) {
+		ssize_t n = copy_file_range(src_fd, &in, fd, &out, len - done, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP))
+			break; /* not here: write it ourselves */
+		if (n < 0) {
+			qc_error_set_errno(errp, errno, "cannot write output at offset %#" PRIx64, off + done);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	if (done == len)
+		return 0;
+	return img_fd_pwrite(fd, buf + done, len - done, off + done, "output", errp);
+}
+
+static int write_sparse_from(int src_fd, int fd, const uint8_t *buf, uint64_t off, size_t len,
+			     struct qc_error **errp)
 {
 	size_t i = 0;
 
@@ -71,11 +101,16 @@ static int write_sparse(int fd, const uint8_t *buf, uint64_t off, size_t len, st
 		start = i;
 		while (i < len && !img_is_zero(buf + i, BLOCK_AT(i)))
 			i += BLOCK_AT(i);
-		if (i > start && img_fd_pwrite(fd, buf + start, i - start, off + start, "output", errp) < 0)
+		if (i > start && copy_or_write(src_fd, fd, buf + start, i - start, off + start, errp) < 0)
 			return -1;
 	}
 #undef BLOCK_AT
 	return 0;
+}
+
+static int write_sparse(int fd, const uint8_t *buf, uint64_t off, size_t len, struct qc_error **errp)
+{
+	return write_sparse_from(-1, fd, buf, off, len, errp);
 }
 
 static int write_qcow2_chunk(struct img_qcow2_new *w, int fd, uint64_t cs, const uint8_t *buf, uint64_t off, size_t len,
@@ -196,7 +231,8 @@ int img_convert(const char *src_path, const char *dst, struct img_convert_opts *
 		if (img_read(src, buf, off, (size_t)len, errp) < 0)
 			goto fail;
 		if (qcow2 ? write_qcow2_chunk(w, t.fd, cs, buf, off, n, o->compress, errp)
-			  : write_sparse(t.fd, buf, off, (size_t)len, errp))
+			  : write_sparse_from(src->fmt == IMG_FMT_RAW && src->io.size >= off + len ? src->fd : -1,
+					      t.fd, buf, off, (size_t)len, errp))
 			goto fail_out;
 		if (qcow2 && img_qcow2_new_flush_before(w, off + len, errp) < 0)
 			goto fail_out;
