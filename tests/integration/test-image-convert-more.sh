@@ -104,13 +104,14 @@ mk -f raw huge.raw 1G
 qemu-io -f raw -c "write -P 0x5a 0 512M" huge.raw >/dev/null
 for sig in INT TERM; do
 	# The binary itself (not the qmpctl shell function) so that BG_PID is its pid.
-	bg_start "$T/conv.out" "$T/conv.err" "${_wrapper[@]}" "$QMPCTL" image convert -p -c -O qcow2 huge.raw \
-		interrupted.qcow2
-	wait_for_match "$T/conv.err" '\(([1-9]|[1-9][0-9])\.[0-9]{2}/100%\)' $((30 * SLOW)) "convert got going"
+	# A file of its own per run: the previous run's progress must not count.
+	bg_start "$T/conv-$sig.out" "$T/conv-$sig.err" "${_wrapper[@]}" "$QMPCTL" image convert -p -c -O qcow2 \
+		huge.raw interrupted.qcow2
+	wait_for_match "$T/conv-$sig.err" '\(([1-9]|[1-9][0-9])\.[0-9]{2}/100%\)' $((30 * SLOW)) "convert got going"
 	kill -s "$sig" "$BG_PID"
 	bg_wait "$BG_PID" $((30 * SLOW))
 	assert_eq 1 "$BG_RC" "SIG$sig ends convert with status 1"
-	assert_contains "$(cat "$T/conv.err")" "interrupted"
+	assert_contains "$(cat "$T/conv-$sig.err")" "interrupted"
 	[[ ! -e interrupted.qcow2 ]] || fail "interrupted.qcow2 exists after SIG$sig"
 	assert_eq 0 "$(leftovers)" "no temporary file after SIG$sig"
 done
