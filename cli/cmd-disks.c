@@ -86,18 +86,17 @@ static int exec_disks(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, ch
 	struct qc_error *err = NULL;
 	const char *what = NULL;
 	char *addr = NULL;
-	int rc;
+	int rc, arg;
 
 	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS, longopts, NULL, NULL);
 	if (rc >= 0)
 		return rc;
-	if (!ctx->socket) {
-		if (optind >= argc)
-			return cli_usage_error(cmd, "no VM given");
-		what = argv[optind++];
-	}
-	if (optind < argc)
-		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	arg = optind;
+	rc = cli_take_vm(ctx, cmd, argc, argv, &arg, &what);
+	if (rc < 0)
+		rc = cli_no_more_args(cmd, argc, argv, arg);
+	if (rc >= 0)
+		return rc;
 
 	if (ctx->socket || cli_is_address(what)) {
 		vm = &sock_vm;

@@ -154,17 +154,11 @@ static int exec_events(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, c
 	if (rc >= 0)
 		goto out;
 	i = optind;
-	if (!ctx->socket) {
-		if (i >= argc) {
-			rc = cli_usage_error(cmd, "no VM given");
-			goto out;
-		}
-		vm = argv[i++];
-	}
-	if (i < argc) {
-		rc = cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+	rc = cli_take_vm(ctx, cmd, argc, argv, &i, &vm);
+	if (rc < 0)
+		rc = cli_no_more_args(cmd, argc, argv, i);
+	if (rc >= 0)
 		goto out;
-	}
 	addr = cli_resolve_vm(ctx, vm);
 	if (!addr) {
 		rc = 1;

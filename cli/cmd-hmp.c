@@ -38,11 +38,9 @@ static int exec_hmp(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char
 	if (rc >= 0)
 		return rc;
 	i = optind;
-	if (!ctx->socket) {
-		if (i >= argc)
-			return cli_usage_error(cmd, "no VM given");
-		vm = argv[i++];
-	}
+	rc = cli_take_vm(ctx, cmd, argc, argv, &i, &vm);
+	if (rc >= 0)
+		return rc;
 	if (i >= argc)
 		return cli_usage_error(cmd, "no HMP command given");
 	for (; i < argc; i++) {

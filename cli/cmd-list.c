@@ -157,8 +157,9 @@ static int exec_list(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, cha
 	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS "a", longopts, own_opt, &o);
 	if (rc >= 0)
 		return rc;
-	if (optind < argc)
-		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	rc = cli_no_more_args(cmd, argc, argv, optind);
+	if (rc >= 0)
+		return rc;
 	cli_disc_opts(ctx, &dopts);
 	if (discover_scan(&dopts, &list, &err) < 0)
 		return cli_fail(err);

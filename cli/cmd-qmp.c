@@ -304,11 +304,9 @@ static int exec_qmp(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char
 	if (rc >= 0)
 		return rc;
 	i = optind;
-	if (!ctx->socket) {
-		if (i >= argc)
-			return cli_usage_error(cmd, "no VM given");
-		vm = argv[i++];
-	}
+	rc = cli_take_vm(ctx, cmd, argc, argv, &i, &vm);
+	if (rc >= 0)
+		return rc;
 	if (o.batch) {
 		if (o.fd_file)
 			return cli_usage_error(cmd, "--fd goes with a single command, not --batch");

@@ -906,13 +906,12 @@ static int exec_shell(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, ch
 	if (rc >= 0)
 		return rc;
 	i = optind;
-	if (!ctx->socket) {
-		if (i >= argc)
-			return cli_usage_error(cmd, "no VM given");
-		vm = argv[i++];
-	}
-	if (i < argc)
-		return cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+	rc = cli_take_vm(ctx, cmd, argc, argv, &i, &vm);
+	if (rc >= 0)
+		return rc;
+	rc = cli_no_more_args(cmd, argc, argv, i);
+	if (rc >= 0)
+		return rc;
 	sh.tty = isatty(STDIN_FILENO);
 	sh.s = cli_open_vm(ctx, vm);
 	if (!sh.s)

@@ -318,13 +318,10 @@ static int exec_snapshot(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc,
 		goto out;
 	}
 	i++;
-	if (!ctx->socket) {
-		if (i >= argc) {
-			rc = cli_usage_error(cmd, "no VM given");
-			goto out;
-		}
-		what = argv[i++];
-	}
+	rc = cli_take_vm(ctx, cmd, argc, argv, &i, &what);
+	if (rc >= 0)
+		goto out;
+	rc = 0;
 	if (sub != SUB_LIST) {
 		if (i >= argc) {
 			rc = cli_usage_error(cmd, "no snapshot name given");
@@ -332,10 +329,10 @@ static int exec_snapshot(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc,
 		}
 		name = argv[i++];
 	}
-	if (i < argc) {
-		rc = cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+	rc = cli_no_more_args(cmd, argc, argv, i);
+	if (rc >= 0)
 		goto out;
-	}
+	rc = 0;
 	if (sub == SUB_CREATE && snap_check_name(name, &err) < 0) {
 		rc = cli_fail(err);
 		err = NULL;

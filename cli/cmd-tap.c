@@ -299,13 +299,12 @@ static int exec_tap(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char
 	if (rc >= 0)
 		return rc;
 	i = optind;
-	if (!ctx->socket) {
-		if (i >= argc)
-			return cli_usage_error(cmd, "no VM given");
-		vm = argv[i++];
-	}
-	if (i < argc)
-		return cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+	rc = cli_take_vm(ctx, cmd, argc, argv, &i, &vm);
+	if (rc >= 0)
+		return rc;
+	rc = cli_no_more_args(cmd, argc, argv, i);
+	if (rc >= 0)
+		return rc;
 	if (!o.listen)
 		return cli_usage_error(cmd, "--listen PATH is required");
 	addr = cli_resolve_vm(ctx, vm);

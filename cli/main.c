@@ -142,6 +142,23 @@ int cli_parse_opts(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char 
 	return -1;
 }
 
+int cli_take_vm(const struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv, int *i,
+		const char **vm)
+{
+	*vm = NULL;
+	if (ctx->socket)
+		return -1;
+	if (*i >= argc)
+		return cli_usage_error(cmd, "no VM given");
+	*vm = argv[(*i)++];
+	return -1;
+}
+
+int cli_no_more_args(const struct qc_cmd *cmd, int argc, char **argv, int i)
+{
+	return i < argc ? cli_usage_error(cmd, "unexpected argument '%s'", argv[i]) : -1;
+}
+
 unsigned cli_timeout(const struct qc_ctx *ctx)
 {
 	return ctx->timeout_ms ? ctx->timeout_ms : DEFAULT_TIMEOUT_MS;

@@ -74,6 +74,12 @@ void cli_getopt_reset(void);
 int cli_parse_opts(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv, const char *shortopts,
 		   const struct option *longopts, int (*own)(void *opaque, int opt, const char *arg), void *opaque);
 int cli_bad_option(const struct qc_cmd *cmd, char **argv);
+/* Takes the VM argument from argv[*i] unless --socket stands for it.
+ * Returns -1 to go on, or the exit code of a usage error. */
+int cli_take_vm(const struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv, int *i,
+		const char **vm);
+/* -1 when argv[i...] is empty, else the exit code of a usage error. */
+int cli_no_more_args(const struct qc_cmd *cmd, int argc, char **argv, int i);
 
 /* Errors and usage on stderr. */
 void cli_error(const char *fmt, ...) QC_PRINTF(1, 2);
