@@ -3,17 +3,6 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-# wait_pending_connection SOCK: wait until a client connection waits in SOCK's listen queue
-# (/proc/net/unix then lists the socket's path twice: the listener and the pending connection).
-wait_pending_connection()
-{
-	local deadline=$((SECONDS + 10 * SLOW))
-	until (($(grep -cF " $1" /proc/net/unix) >= 2)); do
-		((SECONDS <= deadline)) || fail "no connection to $1 appeared"
-		sleep 0.05
-	done
-}
-
 # kill_qemu: SIGKILL the fixture's QEMU and reap it.
 kill_qemu()
 {
@@ -32,13 +21,14 @@ closed_re='[Cc]losed.*connection|[Cc]onnection.*closed'
 note "QEMU killed before its greeting"
 qemu_start crash1
 kill -STOP "$QEMU_PID"
-bg_start "$T/a.out" "$T/a.err" qmpctl -t 30 qmp "$QMP_SOCK" query-status
+# -vv logs the session's state changes: "connecting -> greeting" once connected.
+bg_start "$T/a.out" "$T/a.err" qmpctl -vv -t 30 qmp "$QMP_SOCK" query-status
 pid=$BG_PID
-wait_pending_connection "$QMP_SOCK"
+wait_for_match "$T/a.err" 'connecting -> greeting' $((10 * SLOW)) "qmpctl did not connect"
 kill_qemu
 bg_wait "$pid" $((5 * SLOW))
 assert_eq 1 "$BG_RC" "exit status when QEMU dies before the greeting"
-assert_match "$(cat "$T/a.err")" "^qmpctl: .*($closed_re)" "connection closed message"
+assert_match "$(grep -v "debug:" "$T/a.err")" "^qmpctl: .*($closed_re)" "connection closed message"
 assert_le "$BG_MS" $((5000 * SLOW)) "qmpctl notices at once, not at its 30 s timeout"
 qemu_stop
 

@@ -782,6 +782,61 @@ static void test_domain_utf16_quadratic(void **state)
 	free(q16);
 }
 
+/* Encodings that hide "<!ENTITY" from a byte search without NUL bytes:
+ * UTF-7 ("+ADw-" is '<') and EBCDIC (IBM037).  Neither may lead to an
+ * entity being substituted. */
+static void test_domain_other_encodings(void **state)
+{
+	static const char utf7[] = "<?xml version='1.0' encoding='UTF-7'?>\n"
+				   "<!DOCTYPE domain [+ADw-!ENTITY i 'INTERNAL-TEXT'>]>\n"
+				   "<domain type='kvm'><name>u7&i;</name><devices><disk type='file' device='disk'>"
+				   "<source file='/img/&i;.img'/><target dev='vda'/></disk></devices></domain>\n";
+	static const char ascii_doc[] = "<?xml version='1.0' encoding='IBM037'?>\n"
+					"<!DOCTYPE domain [<!ENTITY i 'INTERNAL-TEXT'>]>\n"
+					"<domain type='kvm'><name>eb&i;</name><devices><disk type='file' device='disk'>"
+					"<source file='/img/&i;.img'/><target dev='vda'/></disk></devices></domain>\n";
+	/* ASCII to IBM037 for the characters used above */
+	static const char from[] = " !\"#&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ[]_abcdefghijklmnopqrstuvwxyz\n";
+	static const unsigned char to[] = { 0x40, 0x5a, 0x7f, 0x7b, 0x50, 0x7d, 0x4d, 0x5d, 0x5c, 0x4e, 0x6b, 0x60, 0x4b,
+					    0x61, 0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0x7a, 0x5e,
+					    0x4c, 0x7e, 0x6e, 0x6f, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9,
+					    0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xe2, 0xe3, 0xe4, 0xe5,
+					    0xe6, 0xe7, 0xe8, 0xe9, 0xba, 0xbb, 0x6d, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86,
+					    0x87, 0x88, 0x89, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0xa2,
+					    0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0x25 };
+	char ebcdic[sizeof(ascii_doc)];
+	const char *docs[2] = { utf7, ebcdic };
+	size_t lens[2] = { sizeof(utf7) - 1, sizeof(ascii_doc) - 1 };
+
+	(void)state;
+	assert_int_equal(sizeof(from) - 1, sizeof(to));
+	for (size_t i = 0; i < sizeof(ascii_doc) - 1; i++) {
+		const char *at = strchr(from, ascii_doc[i]);
+
+		if (!at)
+			fail_msg("no IBM037 code for '%c'", ascii_doc[i]);
+		ebcdic[i] = (char)to[at - from];
+	}
+	for (size_t d = 0; d < 2; d++) {
+		struct qc_error *err = NULL;
+		struct disc_vm vm = { 0 };
+		int rc = discover_parse_domain(docs[d], lens[d], d ? "ebcdic.xml" : "utf7.xml", &vm, &err);
+
+		if (rc == 0) {
+			if (vm.name && strstr(vm.name, "INTERNAL"))
+				fail_msg("%s: entity expanded into the name '%s'", d ? "IBM037" : "UTF-7", vm.name);
+			for (size_t k = 0; k < vm.n_disks; k++)
+				if (vm.disks[k].source && strstr(vm.disks[k].source, "INTERNAL"))
+					fail_msg("%s: entity substituted in a disk source: '%s'", d ? "IBM037" : "UTF-7",
+						 vm.disks[k].source);
+		} else {
+			assert_non_null(err);
+		}
+		qc_error_free(err);
+		discover_vm_clear(&vm);
+	}
+}
+
 static void test_domain_size_cap(void **state)
 {
 	static const char head[] = "<domain type='kvm'><name>big</name><!--";
@@ -1321,6 +1376,45 @@ static void test_live_after_snapshot(void **state)
 	assert_int_equal(d->n_backing, 3);
 	check_backing(d, 0, "file", "qcow2", "/var/lib/libvirt/images/alldisks-top.qcow2");
 	check_backing(d, 2, "file", "raw", "/var/lib/libvirt/images/debian-12-base.raw");
+	json_object_put(blocks);
+	discover_vm_clear(&vm);
+}
+
+/* Aliases are matched whole: virtio-disk1 is not virtio-disk10. */
+static void test_live_alias_exact(void **state)
+{
+	static const char xml[] =
+		"<domstatus state='running' reason='booted' pid='4242'>\n"
+		"  <monitor path='/var/lib/libvirt/qemu/domain-8-many/monitor.sock' type='unix'/>\n"
+		"  <domain type='kvm' id='8'><name>many</name><devices>\n"
+		"    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+		"<source file='/img/one.qcow2' index='2'/><backingStore/><target dev='vdb' bus='virtio'/>"
+		"<alias name='virtio-disk1'/></disk>\n"
+		"    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+		"<source file='/img/ten.qcow2' index='1'/><backingStore/><target dev='vdk' bus='virtio'/>"
+		"<alias name='virtio-disk10'/></disk>\n"
+		"  </devices></domain>\n</domstatus>\n";
+	struct json_object *blocks = json(
+		"[{\"device\": \"\", \"qdev\": \"/machine/peripheral/virtio-disk10/virtio-backend\", \"removable\": false,"
+		"  \"inserted\": {\"file\": \"/img/ten-snap.qcow2\", \"node-name\": \"snap10\", \"drv\": \"qcow2\", \"ro\": false,"
+		"    \"image\": {\"filename\": \"/img/ten-snap.qcow2\", \"format\": \"qcow2\","
+		"      \"backing-image\": {\"filename\": \"/img/ten.qcow2\", \"format\": \"qcow2\"}}}},"
+		" {\"device\": \"\", \"qdev\": \"/machine/peripheral/virtio-disk1/virtio-backend\", \"removable\": false,"
+		"  \"inserted\": {\"file\": \"/img/one-snap.qcow2\", \"node-name\": \"snap1\", \"drv\": \"qcow2\", \"ro\": false,"
+		"    \"image\": {\"filename\": \"/img/one-snap.qcow2\", \"format\": \"qcow2\","
+		"      \"backing-image\": {\"filename\": \"/img/one.qcow2\", \"format\": \"qcow2\"}}}}]");
+	struct qc_error *err = NULL;
+	struct disc_vm vm = { 0 };
+
+	(void)state;
+	if (discover_parse_status(xml, strlen(xml), "many.xml", &vm, &err) != 0)
+		fail_msg("many.xml refused: %s", err ? err->msg : "?");
+	discover_apply_query_block(&vm, blocks);
+	assert_int_equal(vm.n_disks, 2);
+	check_str(find_disk(&vm, "vdb")->source, "/img/one-snap.qcow2", "vdb (virtio-disk1)");
+	check_str(find_disk(&vm, "vdk")->source, "/img/ten-snap.qcow2", "vdk (virtio-disk10)");
+	check_str(find_disk(&vm, "vdb")->node, "snap1", "vdb node");
+	check_str(find_disk(&vm, "vdk")->node, "snap10", "vdk node");
 	json_object_put(blocks);
 	discover_vm_clear(&vm);
 }
@@ -1867,6 +1961,7 @@ int main(void)
 		cmocka_unit_test(test_domain_never_fetches),
 		cmocka_unit_test(test_domain_utf16),
 		cmocka_unit_test(test_domain_utf16_quadratic),
+		cmocka_unit_test(test_domain_other_encodings),
 		cmocka_unit_test(test_domain_size_cap),
 		cmocka_unit_test(test_status_running),
 		cmocka_unit_test(test_status_paused_and_qmp),
@@ -1879,6 +1974,7 @@ int main(void)
 		cmocka_unit_test(test_state_names),
 		cmocka_unit_test(test_live_state),
 		cmocka_unit_test(test_live_after_snapshot),
+		cmocka_unit_test(test_live_alias_exact),
 		cmocka_unit_test(test_live_bare_drive),
 	};
 	const struct CMUnitTest scans[] = {
