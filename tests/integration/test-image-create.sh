@@ -100,6 +100,20 @@ assert_eq "precious" "$(cat keep.img)" "the existing file is untouched"
 assert_exit 0 qmpctl image create -f qcow2 --overwrite keep.img 1M
 run qemu-img check keep.img
 assert_eq 0 "$RC" "--overwrite replaced it with a good image"
+# On a terminal it asks; only "y" replaces the file.
+if command -v script >/dev/null 2>&1; then
+	echo "precious" >ask.img
+	run bash -c "printf 'n\n' | script -qec '${QMPCTL_WRAPPER:-} $QMPCTL image create -f qcow2 ask.img 1M' /dev/null"
+	assert_eq 1 "$RC" "answering n on a terminal: $OUT"
+	assert_contains "$OUT" "'ask.img' exists; overwrite it? [y/N]"
+	assert_eq "precious" "$(cat ask.img)" "n keeps the file"
+	run bash -c "printf 'y\n' | script -qec '${QMPCTL_WRAPPER:-} $QMPCTL image create -f qcow2 ask.img 1M' /dev/null"
+	assert_eq 0 "$RC" "answering y on a terminal: $OUT"
+	run qemu-img check ask.img
+	assert_eq 0 "$RC" "y replaced it with a good image"
+else
+	note "NOTE: script(1) is missing; the terminal question is not tested"
+fi
 ln -s keep.img link.img
 assert_exit 1 qmpctl image create link.img 1M
 assert_eq 0 "$(find . -name '.*qmpctl-*' | wc -l)" "no temporary files left"
