@@ -129,7 +129,11 @@ static int qsd_start(struct qsd *d, const char *path, unsigned timeout_ms, struc
 	int logfd;
 	unsigned waited = 0;
 
-	snprintf(d->dir, sizeof(d->dir), "%s/qmpctl-qsd-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	/* A unix socket path has room for about 107 bytes: a longer TMPDIR
+	 * would make the daemon fail, so /tmp it is then. */
+	if (!tmp || !*tmp || strlen(tmp) > 64)
+		tmp = "/tmp";
+	snprintf(d->dir, sizeof(d->dir), "%s/qmpctl-qsd-XXXXXX", tmp);
 	if (!mkdtemp(d->dir)) {
 		qc_error_set_errno(errp, errno, "cannot make a private directory for qemu-storage-daemon");
 		free(esc);
