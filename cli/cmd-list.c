@@ -26,8 +26,11 @@ static const char usage[] =
 	"  -a, --all              also list VMs that are shut off\n"
 	"      --json             an array of objects: name, uuid, state, pid, qmp,\n"
 	"                         monitor, sources\n"
-	"      --libvirt-dir DIR  domain XML files (default /etc/libvirt/qemu)\n"
-	"      --run-dir DIR      libvirt status files (default /run/libvirt/qemu)\n"
+	"      --libvirt-dir DIR  domain XML files (default /etc/libvirt/qemu,\n"
+	"                         or $QMPCTL_LIBVIRT_DIR)\n"
+	"      --run-dir DIR      libvirt status files (default /run/libvirt/qemu,\n"
+	"                         or $QMPCTL_RUN_DIR)\n"
+	"  -s, --socket PATH      also list the VM at this QMP socket\n"
 	"  -t, --timeout SEC      how long to wait for each monitor (default 1)\n"
 	"  -v, --verbose          print every QMP message on stderr\n"
 	"  -h, --help             show this help\n";
@@ -188,7 +191,7 @@ static int exec_list(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, cha
 		const struct disc_vm *vm = &list.vms[i];
 		char id[24];
 
-		if (!o.all && (vm->state == DISC_STATE_SHUTOFF || vm->state == DISC_STATE_UNKNOWN))
+		if (!o.all && vm->state == DISC_STATE_SHUTOFF)
 			continue;
 		if (ctx->json) {
 			json_object_array_add(arr, vm_json(vm));
