@@ -258,7 +258,9 @@ int img_tmp_open(struct img_tmp *t, const char *path, bool overwrite, struct qc_
 
 int img_tmp_commit(struct img_tmp *t, bool overwrite, struct qc_error **errp)
 {
-	if (fsync(t->fd) < 0) {
+	/* Data first: a write error surfacing only at writeback must fail here,
+	 * before the name appears. */
+	if (fdatasync(t->fd) < 0) {
 		qc_error_set_errno(errp, errno, "cannot flush");
 		return -1;
 	}
