@@ -509,7 +509,36 @@ static int find_free(struct apply *a, uint64_t n, uint64_t *host, struct qc_erro
 			}
 		}
 	}
-	qc_error_set(errp, "no free clusters for the new L1 table within the refcount blocks");
+	return 1; /* none */
+}
+
+/* No room inside the refcount blocks: start a new refcount block at the
+ * first cluster of the first region without one, covering itself and the
+ * n clusters after it.  Only in memory here: apply_run writes the block
+ * before the refcount table entry that makes it count. */
+static int new_refblock(struct apply *a, uint64_t n, uint64_t *host, uint64_t *slot, struct qc_error **errp)
+{
+	for (uint64_t t = 0; t < a->rt_entries; t++) {
+		uint64_t c0 = t * a->rb_entries;
+
+		if (a->reftable[t] & QCOW2_REFT_OFFSET_MASK)
+			continue;
+		if (n + 1 > a->rb_entries) {
+			qc_error_set(errp, "the new L1 table needs more than one new refcount block (not supported)");
+			return -1;
+		}
+		if (c0 > (QCOW2_L1E_OFFSET_MASK >> 9) / (a->cs >> 9)) {
+			qc_error_set(errp, "no room for a new refcount block");
+			return -1;
+		}
+		a->blocks[t] = qc_calloc(1, a->cs);
+		a->reftable[t] = c0 * a->cs;
+		a->dirty[t] = true;
+		*slot = t;
+		*host = (c0 + 1) * a->cs;
+		return rc_add(a, c0 * a->cs, +1, errp);
+	}
+	qc_error_set(errp, "the refcount table has no free entry for a new refcount block (not supported)");
 	return -1;
 }
 
@@ -520,7 +549,7 @@ static int apply_run(struct apply *a, const struct img_qcow2_snapshot *sn, struc
 	uint64_t needed = img_qcow2_l1_needed(q->cluster_bits, q->extended_l2, new_size);
 	uint64_t new_l1_size = sn->l1_size > needed ? sn->l1_size : needed, l1_clusters, l1_host = 0;
 	uint64_t old_l1_clusters = ((uint64_t)q->l1_size * 8 + a->cs - 1) / a->cs;
-	uint64_t *sn_l1 = NULL, *l2_done = NULL;
+	uint64_t *sn_l1 = NULL, *l2_done = NULL, new_slot = UINT64_MAX;
 	uint8_t *buf = NULL, hdr[24];
 	size_t n_done = 0;
 	int ret = -1;
@@ -539,7 +568,9 @@ static int apply_run(struct apply *a, const struct img_qcow2_snapshot *sn, struc
 		goto out;
 	l1_clusters = (new_l1_size * 8 + a->cs - 1) / a->cs;
 	if (l1_clusters) {
-		if (find_free(a, l1_clusters, &l1_host, errp) < 0)
+		int r = find_free(a, l1_clusters, &l1_host, errp);
+
+		if (r < 0 || (r > 0 && new_refblock(a, l1_clusters, &l1_host, &new_slot, errp) < 0))
 			goto out;
 		for (uint64_t c = 0; c < l1_clusters; c++)
 			if (rc_add(a, l1_host + c * a->cs, +1, errp) < 0)
@@ -555,9 +586,19 @@ static int apply_run(struct apply *a, const struct img_qcow2_snapshot *sn, struc
 		if (do_write(a, buf, l1_clusters * a->cs, l1_host, "new L1 table", errp) < 0)
 			goto out;
 	}
-	/* 3. Raised refcounts on disk, flushed: from here a crash leaks. */
+	/* 3. Raised refcounts on disk, flushed: from here a crash leaks.  A
+	 *    new refcount block is written with them and only then entered
+	 *    in the refcount table (one 8-byte write), flushed again. */
 	if (write_dirty_blocks(a, errp) < 0)
 		goto out;
+	if (new_slot != UINT64_MAX) {
+		uint8_t e[8];
+
+		img_put_be64(e, a->reftable[new_slot]);
+		if (do_write(a, e, sizeof(e), q->reftable_offset + new_slot * 8, "refcount table", errp) < 0 ||
+		    do_flush(a, errp) < 0)
+			goto out;
+	}
 
 	/* 4. Copied flags in the snapshot's L2 tables: all of their clusters
 	 *    are shared now, so the flag must be clear everywhere. */
