@@ -766,8 +766,11 @@ uint64_t qmp_session_execute(struct qmp_session *s, const char *cmd, struct json
 	c->opaque = opaque;
 	c->msg = json_object_new_object();
 	json_object_object_add(c->msg, "execute", json_object_new_string(cmd));
-	if (args)
+	/* An empty "arguments" is what no arguments means; leave it out. */
+	if (args && json_object_object_length(args))
 		json_object_object_add(c->msg, "arguments", args);
+	else
+		json_object_put(args);
 	json_object_object_add(c->msg, "id", json_object_new_int64((int64_t)c->id));
 	if (nfds) {
 		c->fds = qc_calloc(nfds, sizeof(int));
