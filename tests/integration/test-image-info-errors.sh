@@ -103,6 +103,26 @@ broken extlen.qcow2 "past the header area" 116 7ffffff0
 broken refcount.qcow2 "refcount width" 96 00000007
 broken crypt.qcow2 "encryption method 9" 32 00000009
 broken comptype.qcow2 "compression type" 104 05
+# Header extensions written by hand over the feature table (extensions start at byte 112).
+broken bmlen.qcow2 "bitmaps extension has length 23" 112 2385287500000017
+broken bmdir.qcow2 "bitmap directory at offset" 88 0000000000000001 \
+	112 238528750000001800000001000000000000000000000020000000100000000000000000000000
+broken bmcount.qcow2 "bitmaps extension lists 0 bitmaps" 88 0000000000000001 \
+	112 238528750000001800000000000000000000000000000020000000000003000000000000000000
+broken dupext.qcow2 "appears more than once" 112 e2792aca0000000571636f7732000000e2792aca0000000571636f773200000000000000000000
+broken luksnoext.qcow2 "no encryption header extension" 32 00000002
+broken datafile.qcow2 "does not name it" 72 0000000000000004
+broken comp0.qcow2 "compression type bit is set" 72 0000000000000008
+broken cryptext.qcow2 "encryption header at offset" 112 0537be770000001000000000ffff00000000000000001000
+broken cryptlen.qcow2 "encryption header extension has length 8" 112 0537be770000000800000000000100000000000000000000
+broken snapalign.qcow2 "snapshot table offset 0x30001 is not aligned" 60 00000001 64 0000000000030001
+qemu-img create -q -f qcow2 -o cluster_size=4k small.qcow2 1M
+cp small.qcow2 extl2small.qcow2
+poke extl2small.qcow2 72 0000000000000010
+run qmpctl image info extl2small.qcow2
+assert_eq 1 "$RC"
+assert_contains "$ERR" "extended L2 entries need clusters of at least 16 KiB"
+
 # The feature table names bit 0 "dirty bit": flag an unknown feature with its name by moving the
 # table's entry 0 to bit 9 and setting bit 9.
 cp lazy.qcow2 incompat2.qcow2
