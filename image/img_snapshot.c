@@ -22,6 +22,7 @@
 #include "img_qcow2_format.h"
 #include "qc_buf.h"
 #include "qc_spawn.h"
+#include "qmp_qsd.h"
 #include "qmp_sync.h"
 
 static struct img *open_qcow2(const char *path, unsigned flags, struct qc_error **errp)
@@ -72,168 +73,11 @@ struct json_object *img_snapshot_list(const char *path, bool force_share, struct
 
 /* ---- create / delete through qemu-storage-daemon ---------------------------- */
 
-enum qsd_state {
-	QSD_START,     /* nothing to undo */
-	QSD_DIR,       /* private directory made */
-	QSD_RUNNING,   /* daemon spawned: must be reaped */
-	QSD_CONNECTED, /* QMP session open */
-	QSD_FINISHED,  /* told to quit */
-};
-
-struct qsd {
-	enum qsd_state state;
-	char dir[256];
-	char sock[300];
-	char log[300];
-	pid_t pid;
-	struct qmp_session *s;
-};
-
-static void qsd_set_state(struct qsd *d, enum qsd_state st)
-{
-	d->state = st;
-}
-
-/* QEMU's option syntax takes a literal comma as ",,". */
-static char *qemu_opt_escape(const char *s)
-{
-	struct qc_buf b = { 0 };
-
-	for (; *s; s++) {
-		if (*s == ',')
-			qc_buf_append_c(&b, ',');
-		qc_buf_append_c(&b, *s);
-	}
-	return qc_buf_steal(&b);
-}
-
-static char *first_log_line(const char *log)
-{
-	char line[512] = "";
-	FILE *f = fopen(log, "r");
-
-	if (f) {
-		if (!fgets(line, sizeof(line), f))
-			line[0] = 0;
-		fclose(f);
-	}
-	line[strcspn(line, "\n")] = 0;
-	return qc_strdup(line[0] ? line : "no message");
-}
-
-static int qsd_start(struct qsd *d, const char *path, unsigned timeout_ms, struct qc_error **errp)
-{
-	const char *tmp = getenv("TMPDIR"), *bin = getenv("QEMU_STORAGE_DAEMON");
-	char *esc = qemu_opt_escape(path), *file_opt, *chardev_opt, *esc_sock;
-	struct qc_spawn_opts so = { -1, -1, -1, true };
-	int logfd;
-	unsigned waited = 0;
-
-	/* A unix socket path has room for about 107 bytes: a longer TMPDIR
-	 * would make the daemon fail, so /tmp it is then. */
-	if (!tmp || !*tmp || strlen(tmp) > 64)
-		tmp = "/tmp";
-	snprintf(d->dir, sizeof(d->dir), "%s/qmpctl-qsd-XXXXXX", tmp);
-	if (!mkdtemp(d->dir)) {
-		qc_error_set_errno(errp, errno, "cannot make a private directory for qemu-storage-daemon");
-		free(esc);
-		return -1;
-	}
-	qsd_set_state(d, QSD_DIR);
-	snprintf(d->sock, sizeof(d->sock), "%s/qmp.sock", d->dir);
-	snprintf(d->log, sizeof(d->log), "%s/stderr", d->dir);
-	esc_sock = qemu_opt_escape(d->sock);
-	file_opt = qc_asprintf("driver=file,filename=%s,node-name=file0", esc);
-	chardev_opt = qc_asprintf("socket,path=%s,server=on,wait=off,id=mon0", esc_sock);
-	free(esc);
-	free(esc_sock);
-	logfd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	so.stderr_fd = logfd;
-	{
-		const char *argv[] = { bin && *bin ? bin : "qemu-storage-daemon",
-				       "--blockdev",
-				       file_opt,
-				       "--blockdev",
-				       "driver=qcow2,file=file0,node-name=disk0",
-				       "--chardev",
-				       chardev_opt,
-				       "--monitor",
-				       "chardev=mon0",
-				       NULL };
-
-		d->pid = qc_spawn(argv, &so, errp);
-	}
-	if (logfd >= 0)
-		close(logfd);
-	free(file_opt);
-	free(chardev_opt);
-	if (d->pid < 0)
-		return -1;
-	qsd_set_state(d, QSD_RUNNING);
-	/* Wait for the socket, or for the daemon to give up (a lock held by a
-	 * running QEMU, an image it refuses). */
-	for (;;) {
-		struct stat st;
-		int status;
-		pid_t r = waitpid(d->pid, &status, WNOHANG);
-
-		if (r == d->pid) {
-			char *why = first_log_line(d->log);
-
-			d->pid = -1;
-			qsd_set_state(d, QSD_DIR);
-			qc_error_set(errp, "qemu-storage-daemon could not open the image: %s", why);
-			free(why);
-			return -1;
-		}
-		if (stat(d->sock, &st) == 0)
-			return 0;
-		if (waited >= timeout_ms) {
-			qc_error_set(errp, "qemu-storage-daemon did not open its QMP socket within %u ms", timeout_ms);
-			return -1;
-		}
-		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
-		waited += 10;
-	}
-}
-
-/* Undoes whatever the state says was done: quit or kill the daemon (by its
- * pid), reap it, remove the directory. */
-static void qsd_cleanup(struct event_base *base, struct qsd *d)
-{
-	if (d->state >= QSD_CONNECTED && d->s) {
-		struct json_object *r;
-
-		if (d->state < QSD_FINISHED) {
-			r = qmp_sync_execute(base, d->s, "quit", NULL, NULL);
-			json_object_put(r);
-			qsd_set_state(d, QSD_FINISHED);
-		}
-		qmp_session_free(d->s);
-		d->s = NULL;
-	}
-	if (d->pid > 0) {
-		int status;
-
-		if (qc_spawn_wait(d->pid, d->state >= QSD_FINISHED ? 5000 : 0, &status, NULL) < 0) {
-			kill(d->pid, SIGKILL);
-			qc_spawn_wait(d->pid, -1, &status, NULL);
-		}
-		d->pid = -1;
-	}
-	if (d->state >= QSD_DIR) {
-		unlink(d->sock);
-		unlink(d->log);
-		rmdir(d->dir);
-	}
-	qsd_set_state(d, QSD_START);
-}
-
 int img_snapshot_qsd(struct event_base *base, const char *path, enum img_snapshot_op op, const char *name,
 		     unsigned timeout_ms, struct qc_error **errp)
 {
-	struct qmp_session_opts so = { .greeting_timeout_ms = timeout_ms, .command_timeout_ms = timeout_ms };
-	struct qsd d = { .state = QSD_START, .pid = -1 };
+	struct qmp_qsd_disk disk = { 0 };
+	struct qmp_qsd *q = NULL;
 	struct json_object *args, *ret;
 	const struct img_qcow2_snapshot *sn;
 	struct qc_error *err = NULL;
@@ -267,28 +111,36 @@ int img_snapshot_qsd(struct event_base *base, const char *path, enum img_snapsho
 		qc_error_set(errp, "a snapshot needs a non-empty name");
 		goto out;
 	}
-	if (qsd_start(&d, path, timeout_ms, &err) < 0)
+	disk.file = path;
+	disk.format = "qcow2";
+	q = qmp_qsd_start(base, &disk, 1, timeout_ms, &err);
+	if (!q)
 		goto out;
-	d.s = qmp_sync_open(base, d.sock, &so, &err);
-	if (!d.s)
-		goto out;
-	qsd_set_state(&d, QSD_CONNECTED);
 	args = json_object_new_object();
-	json_object_object_add(args, "device", json_object_new_string("disk0"));
+	json_object_object_add(args, "device", json_object_new_string(qmp_qsd_node(q, 0)));
 	if (op == IMG_SNAPSHOT_CREATE) {
 		json_object_object_add(args, "name", json_object_new_string(name));
-		ret = qmp_sync_execute(base, d.s, "blockdev-snapshot-internal-sync", args, &err);
+		ret = qmp_sync_execute(base, qmp_qsd_session(q), "blockdev-snapshot-internal-sync", args, &err);
 	} else {
 		json_object_object_add(args, "id", json_object_new_string(id));
 		json_object_object_add(args, "name", json_object_new_string(sname));
-		ret = qmp_sync_execute(base, d.s, "blockdev-snapshot-delete-internal-sync", args, &err);
+		ret = qmp_sync_execute(base, qmp_qsd_session(q), "blockdev-snapshot-delete-internal-sync", args, &err);
 	}
 	if (!ret)
 		goto out;
 	json_object_put(ret);
 	rc = 0;
 out:
-	qsd_cleanup(base, &d);
+	if (q) {
+		struct qc_error *stop_err = NULL;
+
+		if (qmp_qsd_stop(q, &stop_err) < 0 && rc == 0) {
+			qc_error_propagate(&err, stop_err);
+			rc = -1;
+		} else {
+			qc_error_free(stop_err);
+		}
+	}
 	if (err) {
 		qc_error_set(errp, "%s: cannot %s snapshot '%s': %s", path,
 			     op == IMG_SNAPSHOT_CREATE ? "create" : "delete", name, err->msg);

@@ -34,7 +34,7 @@ enum img_snapshot_op {
 	IMG_SNAPSHOT_DELETE,
 };
 
-/* Runs the operation in a spawned qemu-storage-daemon (QEMU_STORAGE_DAEMON
+/* Runs the operation in a spawned qemu-storage-daemon (QMPCTL_QSD
  * in the environment names another binary).  Blocks, running base until
  * done; timeout_ms bounds each step. */
 int img_snapshot_qsd(struct event_base *base, const char *path, enum img_snapshot_op op, const char *name,

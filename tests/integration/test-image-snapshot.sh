@@ -64,7 +64,7 @@ cp s.qcow2 "comma,name.qcow2"
 assert_exit 0 qmpctl image snapshot -c "a,b" "comma,name.qcow2"
 assert_contains "$(qemu-img snapshot -l "comma,name.qcow2")" " a,b "
 # A daemon that is not there, or fails: a clear error and nothing left behind.
-run env QEMU_STORAGE_DAEMON=/nonexistent/qsd "$QMPCTL" image snapshot -c x c.qcow2
+run env QMPCTL_QSD=/nonexistent/qsd "$QMPCTL" image snapshot -c x c.qcow2
 assert_eq 1 "$RC"
 assert_contains "$ERR" "cannot run /nonexistent/qsd"
 assert_eq "" "$(ls -A "$TMPDIR")"
