@@ -96,8 +96,14 @@ void cli_table_add(struct cli_table *t, const char *const cells[])
 {
 	char **row = qc_calloc(t->ncols, sizeof(char *));
 
-	for (size_t i = 0; i < t->ncols; i++)
+	for (size_t i = 0; i < t->ncols; i++) {
 		row[i] = qc_strdup(cells[i] ? cells[i] : "-");
+		/* Names come from images and XML files: no escape sequences
+		 * reach the terminal through them. */
+		for (char *p = row[i]; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+	}
 	t->rows = qc_realloc(t->rows, (t->nrows + 1) * sizeof(*t->rows));
 	t->rows[t->nrows++] = row;
 }
