@@ -7,7 +7,12 @@
  * libxml2 sees them), and the parser runs with XML_PARSE_NONET and without
  * XML_PARSE_NOENT / DTD loading.  Text is read from text nodes only, so an
  * entity reference that slipped through is never expanded.
+ *
+ * libxml2 is loaded on first use: with ICU and libstdc++ behind it, linking
+ * it would cost every qmpctl run about a millisecond of start-up, most of
+ * what `qmpctl image info` takes, whether or not XML is read.
  */
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +23,51 @@
 #include "qc_buf.h"
 
 #define QEMU_NS "http://libvirt.org/schemas/domain/qemu/1.0"
+#define LIBXML2_SONAME "libxml2.so.2"
+
+static struct {
+	bool tried, ok;
+	char *why;
+	xmlDocPtr (*read_memory)(const char *, int, const char *, const char *, int);
+	void (*free_doc)(xmlDocPtr);
+	xmlNodePtr (*root)(const xmlDoc *);
+	xmlChar *(*get_prop)(const xmlNode *, const xmlChar *);
+	xmlFreeFunc *free_fn; /* libxml2's xmlFree is a variable holding the function */
+	void (*set_error_func)(void *, xmlGenericErrorFunc);
+	void (*reset_error)(void);
+	const xmlError *(*last_error)(void);
+} lx;
+
+static bool load_libxml2(struct qc_error **errp)
+{
+	void *h;
+
+	if (!lx.tried) {
+		lx.tried = true;
+		h = dlopen(LIBXML2_SONAME, RTLD_NOW | RTLD_LOCAL);
+		if (h) {
+			*(void **)&lx.read_memory = dlsym(h, "xmlReadMemory");
+			*(void **)&lx.free_doc = dlsym(h, "xmlFreeDoc");
+			*(void **)&lx.root = dlsym(h, "xmlDocGetRootElement");
+			*(void **)&lx.get_prop = dlsym(h, "xmlGetNoNsProp");
+			lx.free_fn = dlsym(h, "xmlFree");
+			*(void **)&lx.set_error_func = dlsym(h, "xmlSetGenericErrorFunc");
+			*(void **)&lx.reset_error = dlsym(h, "xmlResetLastError");
+			*(void **)&lx.last_error = dlsym(h, "xmlGetLastError");
+			lx.ok = lx.read_memory && lx.free_doc && lx.root && lx.get_prop && lx.free_fn && *lx.free_fn &&
+				lx.set_error_func && lx.reset_error && lx.last_error;
+			if (!lx.ok)
+				lx.why = qc_strdup("a symbol is missing");
+		} else {
+			const char *e = dlerror();
+
+			lx.why = qc_strdup(e ? e : "not found");
+		}
+	}
+	if (!lx.ok)
+		qc_error_set(errp, "cannot load %s to read XML: %s", LIBXML2_SONAME, lx.why);
+	return lx.ok;
+}
 
 static bool is_el(const xmlNode *n, const char *name)
 {
@@ -62,11 +112,11 @@ static char *attr(const xmlNode *n, const char *name)
 
 	if (!n)
 		return NULL;
-	v = xmlGetNoNsProp(n, (const xmlChar *)name);
+	v = lx.get_prop(n, (const xmlChar *)name);
 	if (!v)
 		return NULL;
 	s = qc_strdup((const char *)v);
-	xmlFree(v);
+	(*lx.free_fn)(v);
 	return s;
 }
 
@@ -274,6 +324,10 @@ static xmlDoc *read_doc(const char *xml, size_t len, const char *filename, struc
 	/* libvirt writes UTF-8.  Any other encoding (UTF-16 has NULs, UTF-7
 	 * hides "<!ENTITY") would slip past the check below, so none is
 	 * decoded: the document is read as UTF-8 whatever it declares. */
+	if (!load_libxml2(errp)) {
+		qc_error_prepend(errp, "%s", filename);
+		return NULL;
+	}
 	if (memchr(xml, '\0', len)) {
 		qc_error_set(errp, "%s: not a UTF-8 XML file (NUL bytes)", filename);
 		return NULL;
@@ -282,17 +336,17 @@ static xmlDoc *read_doc(const char *xml, size_t len, const char *filename, struc
 		qc_error_set(errp, "%s: entity declarations are not allowed", filename);
 		return NULL;
 	}
-	xmlSetGenericErrorFunc(NULL, silence);
-	xmlResetLastError();
-	doc = xmlReadMemory(xml, (int)len, filename, "UTF-8",
+	lx.set_error_func(NULL, silence);
+	lx.reset_error();
+	doc = lx.read_memory(xml, (int)len, filename, "UTF-8",
 			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
 	if (doc && doc->intSubset && (doc->intSubset->entities || doc->intSubset->pentities)) {
-		xmlFreeDoc(doc);
+		lx.free_doc(doc);
 		qc_error_set(errp, "%s: entity declarations are not allowed", filename);
 		return NULL;
 	}
 	if (!doc) {
-		xe = xmlGetLastError();
+		xe = lx.last_error();
 		if (xe && xe->message) {
 			char *m = qc_strdup(xe->message);
 			size_t ml = strlen(m);
@@ -317,10 +371,10 @@ int discover_parse_domain(const char *xml, size_t len, const char *filename, str
 
 	if (!doc)
 		return -1;
-	rc = parse_domain_node(xmlDocGetRootElement(doc), filename, vm, errp);
+	rc = parse_domain_node(lx.root(doc), filename, vm, errp);
 	if (rc == 0)
 		vm->sources |= DISC_SRC_XML;
-	xmlFreeDoc(doc);
+	lx.free_doc(doc);
 	return rc;
 }
 
@@ -334,7 +388,7 @@ int discover_parse_status(const char *xml, size_t len, const char *filename, str
 
 	if (!doc)
 		return -1;
-	root = xmlDocGetRootElement(doc);
+	root = lx.root(doc);
 	if (!root || !is_el(root, "domstatus")) {
 		qc_error_set(errp, "%s: not a libvirt status file (no <domstatus> element)", filename);
 		goto out;
@@ -379,6 +433,6 @@ int discover_parse_status(const char *xml, size_t len, const char *filename, str
 out:
 	free(state);
 	free(pid);
-	xmlFreeDoc(doc);
+	lx.free_doc(doc);
 	return rc;
 }
