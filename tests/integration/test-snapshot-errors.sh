@@ -4,33 +4,12 @@
 # After each, the images (qemu-img) and `snapshot list` must agree on what exists.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/snapshot-lib.sh"
 # In a sanitizer build a report must not pass for an ordinary failure (exit 1).
 export ASAN_OPTIONS="exitcode=99:${ASAN_OPTIONS:-}" UBSAN_OPTIONS="exitcode=99:${UBSAN_OPTIONS:-}"
 
 mkdir -p "$T/libvirt" "$T/run"
 export QMPCTL_LIBVIRT_DIR=$T/libvirt QMPCTL_RUN_DIR=$T/run
-
-snaps()
-{
-	qemu-img info -U --output=json "$1" | jq -r '[.snapshots // [] | .[].name] | join(" ")'
-}
-
-get_status()
-{
-	assert_exit 0 qmpctl --json qmp "$VM" query-status
-	STATUS=$(jq -r .status <<<"$OUT")
-}
-
-vm_quit()
-{
-	assert_exit 0 qmpctl qmp "$VM" quit
-	local deadline=$((SECONDS + 20))
-	while _qf_alive "$QEMU_PID"; do
-		((SECONDS < deadline)) || fail "QEMU (pid $QEMU_PID) still runs 20 s after quit"
-		sleep 0.05
-	done
-	qemu_stop
-}
 
 # domain_xml NAME DISK: a domain XML for NAME with one qcow2 disk, so that the VM stays known
 # (shut off) when its QEMU is gone.

@@ -3,6 +3,7 @@
 # checked after QEMU has quit with qemu-io and qemu-img, which know nothing of qmpctl.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/snapshot-lib.sh"
 # In a sanitizer build a report must not pass for an ordinary failure (exit 1).
 export ASAN_OPTIONS="exitcode=99:${ASAN_OPTIONS:-}" UBSAN_OPTIONS="exitcode=99:${UBSAN_OPTIONS:-}"
 
@@ -15,12 +16,6 @@ A=$T/vda.qcow2
 B=$T/vdb.qcow2
 qemu-img create -q -f qcow2 "$A" 16M
 qemu-img create -q -f qcow2 "$B" 16M
-
-# snaps FILE: the names of FILE's internal snapshots, space separated (-U: QEMU may hold it).
-snaps()
-{
-	qemu-img info -U --output=json "$1" | jq -r '[.snapshots // [] | .[].name] | join(" ")'
-}
 
 # img_snap FILE NAME: the SnapshotInfo qemu-img reports for NAME in FILE ("null" when none).
 img_snap()
@@ -42,25 +37,6 @@ expect_pattern()
 hmp_io()
 {
 	assert_exit 0 qmpctl hmp "$VM" "qemu-io $1 \"$2\""
-}
-
-# get_status: QEMU's run state into STATUS.
-get_status()
-{
-	assert_exit 0 qmpctl --json qmp "$VM" query-status
-	STATUS=$(jq -r .status <<<"$OUT")
-}
-
-# vm_quit: QMP quit, then wait (by pid) for QEMU to end and drop its directory.
-vm_quit()
-{
-	assert_exit 0 qmpctl qmp "$VM" quit
-	local deadline=$((SECONDS + 20))
-	while _qf_alive "$QEMU_PID"; do
-		((SECONDS < deadline)) || fail "QEMU (pid $QEMU_PID) still runs 20 s after quit"
-		sleep 0.05
-	done
-	qemu_stop
 }
 
 qemu_start "$VM" \

@@ -4,6 +4,7 @@
 # an image that a QEMU unknown to the VM's configuration holds open: a clean error, nothing changed.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/snapshot-lib.sh"
 # In a sanitizer build a report must not pass for an ordinary failure (exit 1).
 export ASAN_OPTIONS="exitcode=99:${ASAN_OPTIONS:-}" UBSAN_OPTIONS="exitcode=99:${UBSAN_OPTIONS:-}"
 
@@ -48,11 +49,6 @@ cat >"$T/libvirt/$VM.xml" <<EOF
 </domain>
 EOF
 
-snaps()
-{
-	qemu-img info -U --output=json "$1" | jq -r '[.snapshots // [] | .[].name] | join(" ")'
-}
-
 # table FILE: qemu-img's view of FILE's snapshots (names, ids, sizes, dates), for before/after.
 table()
 {
@@ -75,17 +71,6 @@ no_leftovers()
 		fail "a qemu-storage-daemon on our images still runs ($1)"
 	fi
 	_ok
-}
-
-vm_quit()
-{
-	assert_exit 0 qmpctl qmp "$VM" quit
-	local deadline=$((SECONDS + 20))
-	while _qf_alive "$QEMU_PID"; do
-		((SECONDS < deadline)) || fail "QEMU (pid $QEMU_PID) still runs 20 s after quit"
-		sleep 0.05
-	done
-	qemu_stop
 }
 
 note "discovery sees the VM shut off"

@@ -5,6 +5,7 @@
 # stays running, --paused stops, a stopped VM stays stopped.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/snapshot-lib.sh"
 # In a sanitizer build a report must not pass for an ordinary failure (exit 1).
 export ASAN_OPTIONS="exitcode=99:${ASAN_OPTIONS:-}" UBSAN_OPTIONS="exitcode=99:${UBSAN_OPTIONS:-}"
 
@@ -27,23 +28,6 @@ start_vm()
 	qemu_start "$VM" -S \
 		-drive "file=$DISK,format=qcow2,if=virtio,id=vda" \
 		-device "loader,file=$1,addr=0x100000,force-raw=on"
-}
-
-vm_quit()
-{
-	assert_exit 0 qmpctl qmp "$VM" quit
-	local deadline=$((SECONDS + 20))
-	while _qf_alive "$QEMU_PID"; do
-		((SECONDS < deadline)) || fail "QEMU (pid $QEMU_PID) still runs 20 s after quit"
-		sleep 0.05
-	done
-	qemu_stop
-}
-
-get_status()
-{
-	assert_exit 0 qmpctl --json qmp "$VM" query-status
-	STATUS=$(jq -r .status <<<"$OUT")
 }
 
 # ram_is BLOB WHAT: guest RAM at ADDR must equal BLOB.
