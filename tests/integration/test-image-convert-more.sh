@@ -5,12 +5,11 @@
 # neither DST nor a temporary file; sources a running QEMU writes (-U).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/image-lib.sh"
 
 D=$T/img
 mkdir -p "$D/sub"
 cd "$D"
-mk() { qemu-img create -q "$@"; }
-io() { qemu-io -c "$2" "$1" >/dev/null; }
 
 mk -f qcow2 plain.qcow2 64M
 io plain.qcow2 "write -P 0x11 0 3M"

@@ -5,12 +5,11 @@
 # The rest (compression, progress, interruption, errors): test-image-convert-more.sh.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/image-lib.sh"
 
 D=$T/img
 mkdir -p "$D/sub"
 cd "$D"
-mk() { qemu-img create -q "$@"; }
-io() { qemu-io -c "$2" "$1" >/dev/null; }
 
 note "sources"
 srcs=()

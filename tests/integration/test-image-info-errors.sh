@@ -4,26 +4,12 @@
 # ("qmpctl: FILE: what is wrong", exit 1, never a crash), and images a running QEMU writes (-U).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/image-lib.sh"
 
 export TZ=UTC
 D=$T/img
 mkdir -p "$D/sub/deeper"
 cd "$D"
-
-mk() { qemu-img create -q "$@"; }
-io() { qemu-io -c "$2" "$1" >/dev/null; }
-
-# poke FILE OFFSET HEXBYTES: overwrite bytes in place (big-endian fields written by hand).
-poke()
-{
-	local hex=$3 esc=""
-	while [[ -n "$hex" ]]; do
-		esc+="\\x${hex:0:2}"
-		hex=${hex:2}
-	done
-	# shellcheck disable=SC2059
-	printf "$esc" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
 
 mk -f qcow2 -o lazy_refcounts=on lazy.qcow2 1G
 mk -f raw plain.raw 10M

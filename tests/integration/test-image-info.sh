@@ -4,26 +4,12 @@
 # key (JSON), explicit formats and backing chains.  Failures: test-image-info-errors.sh.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/image-lib.sh"
 
 export TZ=UTC
 D=$T/img
 mkdir -p "$D/sub/deeper"
 cd "$D"
-
-mk() { qemu-img create -q "$@"; }
-io() { qemu-io -c "$2" "$1" >/dev/null; }
-
-# poke FILE OFFSET HEXBYTES: overwrite bytes in place (big-endian fields written by hand).
-poke()
-{
-	local hex=$3 esc=""
-	while [[ -n "$hex" ]]; do
-		esc+="\\x${hex:0:2}"
-		hex=${hex:2}
-	done
-	# shellcheck disable=SC2059
-	printf "$esc" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
 
 note "building the image matrix with qemu-img and qemu-io"
 images=()

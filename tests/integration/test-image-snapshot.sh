@@ -5,6 +5,7 @@
 # qemu-img check and holds either the old or the new data.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/image-lib.sh"
 
 export TZ=UTC
 export TMPDIR=$T/tmp
@@ -12,8 +13,6 @@ mkdir -p "$TMPDIR"
 D=$T/img
 mkdir -p "$D"
 cd "$D"
-mk() { qemu-img create -q "$@"; }
-io() { qemu-io -c "$2" "$1" >/dev/null; }
 qsd_left() { pgrep -f "qemu-storage-daemon.*$D" | wc -l; }
 # check_ok FILE: qemu-img check finds no errors (leaked clusters are allowed with LEAKS=1).
 check_ok()
