@@ -27,7 +27,7 @@
 #include "qmp_sync.h"
 
 #define DEFAULT_TIMEOUT_MS 30000u
-#define PROGRESS_MS	   250
+#define PROGRESS_MS 250
 
 static unsigned timeout_of(const struct snap_ctx *ctx)
 {
@@ -398,7 +398,7 @@ struct job {
 	struct snap_ctx *ctx;
 	char id[64];
 	enum job_state state;
-	char status[32];   /* QEMU's last JOB_STATUS_CHANGE status */
+	char status[32]; /* QEMU's last JOB_STATUS_CHANGE status */
 	bool cancel_asked; /* job-cancel sent */
 	bool cancel_sent;  /* ... and accepted */
 	bool progress_pending;
@@ -668,8 +668,7 @@ static int offline(struct snap_ctx *ctx, struct snap_disk *disks, const size_t *
 		qc_error_set(errp, "cancelled");
 		rc = -1;
 	} else if (create)
-		rc = transaction(ctx->base, qmp_qsd_session(q), "blockdev-snapshot-internal-sync", nodes, n, name,
-				 errp);
+		rc = transaction(ctx->base, qmp_qsd_session(q), "blockdev-snapshot-internal-sync", nodes, n, name, errp);
 	else
 		rc = delete_internal(ctx->base, qmp_qsd_session(q), nodes, n, name, errp);
 	if (qmp_qsd_stop(q, &stop_err) < 0 && rc == 0) {

@@ -5,9 +5,10 @@
  * Running VM (a READY QMP session): snapshot-save / -load / -delete jobs
  * followed through JOB_STATUS_CHANGE events (HMP savevm/loadvm/delvm only
  * where QEMU lacks the jobs), a `transaction` of
- * blockdev-snapshot-internal-sync for disk-only snapshots.  Shut-off VM:
- * the same transaction in a private qemu-storage-daemon; listing reads the
- * images natively; revert applies the disk state natively.
+ * blockdev-snapshot-internal-sync for disk-only snapshots.  Shut-off VM
+ * (nothing but disks to save): the same transaction in a private
+ * qemu-storage-daemon; listing reads the images natively; revert applies
+ * the disk state natively.
  *
  * There is no snapshot database: every list is read from the images (or
  * from QEMU's view of them), so nothing drifts.  Nothing here prints.
@@ -30,16 +31,16 @@ struct disc_vm;
 #define SNAP_NAME_MAX 255 /* QEMU keeps names in 256-byte buffers */
 
 struct snap_disk {
-	char *target;		       /* vda (libvirt), or QEMU's device / node name */
-	char *file;		       /* the image file (current top of the chain) */
-	char *format;		       /* qcow2, raw, ... */
-	char *node;		       /* live: the format node's name; NULL offline */
-	bool readonly;		       /* read-only or a cdrom: never snapshotted */
+	char *target;   /* vda (libvirt), or QEMU's device / node name */
+	char *file;     /* the image file (current top of the chain) */
+	char *format;   /* qcow2, raw, ... */
+	char *node;     /* live: the format node's name; NULL offline */
+	bool readonly;  /* read-only or a cdrom: never snapshotted */
 	struct json_object *snapshots; /* SnapshotInfo array as QEMU reports it */
 };
 
 struct snap_on_disk {
-	const char *target;	  /* borrowed from the disk list */
+	const char *target; /* borrowed from the disk list */
 	struct json_object *info; /* SnapshotInfo (borrowed) */
 };
 
@@ -49,11 +50,11 @@ struct snap_entry {
 	uint32_t date_nsec;
 	uint64_t vm_state_size; /* of the disk holding the VM state; 0: disk-only */
 	uint64_t vm_clock_nsec;
-	char *vmstate_disk;	 /* target of the disk with VM state, or NULL */
+	char *vmstate_disk;      /* target of the disk with VM state, or NULL */
 	struct snap_on_disk *on; /* the disks holding it */
 	size_t n_on;
-	bool consistent;       /* present on every writable qcow2 disk */
-	char *missing;	       /* "vdb,vdc": the disks that could hold it and lack it; NULL if none */
+	bool consistent; /* present on every writable qcow2 disk */
+	char *missing;   /* "vdb,vdc": the disks that could hold it and lack it; NULL if none */
 	enum snap_state state; /* from the VM clock; with VM state, see snap_list_read_states */
 };
 
@@ -80,9 +81,10 @@ struct snap_ctx {
 struct snap_create_opts {
 	const char *name;
 	bool disk_only;
-	bool force;		  /* replace a snapshot of that name */
+	bool force;               /* replace a snapshot of that name (deleted first:
+	                           * QEMU cannot rename; a failed save says so) */
 	const char *vmstate_disk; /* target; NULL: the first writable qcow2 disk */
-	char *const *only;	  /* targets to include (NULL: every writable disk) */
+	char *const *only;        /* targets to include (NULL: every writable disk) */
 	size_t n_only;
 };
 
@@ -96,7 +98,7 @@ struct snap_select {
 	char *const *only; /* targets (NULL: every disk); the others are not opened */
 	size_t n_only;
 	bool force_share; /* read images another process writes (qemu-img -U) */
-	bool for_write;	  /* the operation will change the images: check that nobody uses them */
+	bool for_write;   /* the operation will change the images: check that nobody uses them */
 };
 
 /* The VM's disks: live from query-block (labelled with the targets of vm's
@@ -131,9 +133,9 @@ int snap_create(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const s
 		struct qc_error **errp);
 int snap_delete(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const char *name, struct qc_error **errp);
 struct snap_revert_opts {
-	bool paused;	/* live: leave the VM paused afterwards */
+	bool paused;    /* live: leave the VM paused afterwards */
 	bool disk_only; /* offline: restore the disks of a snapshot with VM state */
-	bool force;	/* revert although some writable qcow2 disk lacks it */
+	bool force;     /* revert although some writable qcow2 disk lacks it */
 };
 
 /* Live: loads disks and VM state; the VM runs afterwards if it ran before,
