@@ -165,7 +165,7 @@ static int print_list(struct qc_ctx *ctx, struct snap_disk *disks, size_t n)
 	struct json_object *arr = json_object_new_array();
 
 	snap_list_build(disks, n, &list);
-	snap_list_read_states(&list, disks, n);
+	snap_list_read_states(&list, NULL, disks, n);
 	cli_table_init(&t, 5, heads);
 	for (size_t i = 0; i < list.n; i++) {
 		const struct snap_entry *e = &list.entries[i];
@@ -197,7 +197,7 @@ static int print_info(struct qc_ctx *ctx, const char *vmname, struct snap_disk *
 	int rc = 0;
 
 	snap_list_build(disks, n, &list);
-	snap_list_read_states(&list, disks, n);
+	snap_list_read_states(&list, name, disks, n);
 	e = snap_list_find(&list, name);
 	if (!e) {
 		cli_error("no snapshot named '%s'", name);

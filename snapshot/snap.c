@@ -338,31 +338,35 @@ void snap_list_build(struct snap_disk *disks, size_t n, struct snap_list *list)
 		qsort(list->entries, list->n, sizeof(*list->entries), cmp_entry);
 }
 
-void snap_list_read_states(struct snap_list *list, const struct snap_disk *disks, size_t n)
+static void read_state(struct snap_entry *e, const struct snap_disk *disks, size_t n)
 {
-	for (size_t j = 0; j < list->n; j++) {
-		struct snap_entry *e = &list->entries[j];
-		struct qc_error *err = NULL;
+	struct qc_error *err = NULL;
 
-		if (!e->vm_state_size)
+	if (!e->vm_state_size)
+		return;
+	for (size_t k = 0; k < e->n_on; k++) {
+		const char *file = NULL;
+
+		if (strcmp(e->on[k].target, e->vmstate_disk) || jint(e->on[k].info, "vm-state-size") <= 0)
 			continue;
-		for (size_t k = 0; k < e->n_on; k++) {
-			const char *file = NULL;
-
-			if (strcmp(e->on[k].target, e->vmstate_disk) || jint(e->on[k].info, "vm-state-size") <= 0)
-				continue;
-			for (size_t i = 0; i < n && !file; i++)
-				if (disks[i].target == e->on[k].target)
-					file = disks[i].file;
-			/* What cannot be read stays unknown: the list is
-			 * still worth showing. */
-			if (file && snap_state_read(file, jstr(e->on[k].info, "id"), e->name, &e->state, &err) < 0) {
-				qc_error_free(err);
-				err = NULL;
-			}
-			break;
+		for (size_t i = 0; i < n && !file; i++)
+			if (disks[i].target == e->on[k].target)
+				file = disks[i].file;
+		/* What cannot be read stays unknown: the list is still worth
+		 * showing. */
+		if (file && snap_state_read(file, jstr(e->on[k].info, "id"), e->name, &e->state, &err) < 0) {
+			qc_error_free(err);
+			err = NULL;
 		}
+		return;
 	}
+}
+
+void snap_list_read_states(struct snap_list *list, const char *name, const struct snap_disk *disks, size_t n)
+{
+	for (size_t j = 0; j < list->n; j++)
+		if (!name || !strcmp(list->entries[j].name, name))
+			read_state(&list->entries[j], disks, n);
 }
 
 const struct snap_entry *snap_list_find(const struct snap_list *list, const char *name)

@@ -121,9 +121,10 @@ char *snap_missing_on(const struct snap_disk *disks, size_t n, const char *name,
 
 /* Snapshots merged across disks (disks must outlive the list). */
 void snap_list_build(struct snap_disk *disks, size_t n, struct snap_list *list);
-/* Reads the run state recorded in the VM state of each snapshot that has
- * one (the images are read without locks); unknown where it cannot be. */
-void snap_list_read_states(struct snap_list *list, const struct snap_disk *disks, size_t n);
+/* Reads the run state recorded in the VM state of each snapshot (or of
+ * the one named name) that has VM state; the images are read without
+ * locks.  Unknown where it cannot be read. */
+void snap_list_read_states(struct snap_list *list, const char *name, const struct snap_disk *disks, size_t n);
 const struct snap_entry *snap_list_find(const struct snap_list *list, const char *name);
 void snap_list_free(struct snap_list *list);
 

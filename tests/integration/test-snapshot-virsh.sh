@@ -126,6 +126,11 @@ assert_exit 0 --limit $((30 * SLOW)) qmpctl snapshot revert "$VM" off1 --paused
 assert_eq "qmpctl: warning: --paused has no effect: the VM is shut off and stays so" "$ERR" "one warning line"
 qemu-io -r -c "read -P 0x11 0 1M" "$A" >/dev/null || fail "off1's data is not back after the revert"
 _ok
+qemu-io -c "write -P 0x33 0 1M" "$A" >/dev/null
+assert_exit 0 --limit $((30 * SLOW)) qmpctl snapshot revert "$VM" off1
+assert_eq "" "$ERR" "a plain revert: no option, no warning"
+qemu-io -r -c "read -P 0x11 0 1M" "$A" >/dev/null || fail "off1's data is not back after the second revert"
+_ok
 qemu-img check -q "$A" || fail "qemu-img check $A"
 _ok
 
