@@ -106,6 +106,14 @@ assert_contains "$ERR" "--disk-only" "names --disk-only"
 assert_contains "$ERR" "--disks" "names --disks"
 assert_eq "$auto 12345 paused1" "$(snaps "$A")" "nothing created by the refused ones"
 
+note "list --disks on the running VM"
+assert_exit 0 qmpctl --json snapshot list "$VM" --disks vda
+assert_json "$OUT" 'map(.name) == ["'"$auto"'", "12345", "paused1"] and all(.[]; .disks == ["vda"])' "only vda"
+assert_exit 1 qmpctl snapshot list "$VM" --disks vdz
+assert_contains "$ERR" "the VM has no disk 'vdz' (its disks: vda, vdb)" "live list: lists the disks it has"
+assert_exit 2 qmpctl snapshot delete "$VM" 12345 --disks vda
+assert_contains "$ERR" "--disks is for create, list and info" "--disks refused where it would split a snapshot"
+
 note "--help says that --force is not atomic"
 assert_exit 0 qmpctl snapshot --help
 assert_contains "$OUT" "Not atomic" "--force's caveat"
