@@ -21,10 +21,10 @@
 #include "snap.h"
 
 static const char usage[] =
-	"Usage: qmpctl snapshot create VM NAME [--disk-only] [--vmstate-disk TARGET]\n"
+	"Usage: qmpctl snapshot create VM [NAME] [--disk-only] [--vmstate-disk TARGET]\n"
 	"                                 [--disks TARGET,...] [--force]\n"
-	"       qmpctl snapshot list VM\n"
-	"       qmpctl snapshot info VM NAME\n"
+	"       qmpctl snapshot list VM [--disks TARGET,...] [-U]\n"
+	"       qmpctl snapshot info VM NAME [--disks TARGET,...] [-U]\n"
 	"       qmpctl snapshot revert VM NAME [--paused] [--disk-only] [--force]\n"
 	"       qmpctl snapshot delete VM NAME\n"
 	"\n"
@@ -32,15 +32,25 @@ static const char usage[] =
 	"A running VM is asked over QMP (snapshot-save/-load/-delete jobs; the VM state is\n"
 	"saved on one disk); a shut-off VM's images are changed in a private\n"
 	"qemu-storage-daemon and read natively.  Snapshots are listed from the images.\n"
+	"Without NAME, create names the snapshot by the time (seconds since 1970), as virsh.\n"
+	"A shut-off VM has no RAM to save: its snapshots are of the disks (state shutoff).\n"
+	"State is read from the images: running or paused (from the saved VM state),\n"
+	"shutoff, disk-snapshot (disks only, of a live VM), or unknown.\n"
 	"\n"
-	"  --disk-only            create: disks only, atomically across disks, no VM state;\n"
-	"                         revert (shut off): restore the disks of a full snapshot\n"
+	"  --disk-only            create (running VM): disks only, atomically across disks,\n"
+	"                         no VM state; revert (shut off): restore the disks of a\n"
+	"                         snapshot that has VM state\n"
 	"  --vmstate-disk TARGET  create: the disk that holds the VM state\n"
 	"                         (default: the first writable qcow2 disk)\n"
-	"  --disks TARGET,...     create: only these disks\n"
-	"  --force                create: replace a snapshot of the same name;\n"
+	"  --disks TARGET,...     create, list, info: only these disks (the others are not\n"
+	"                         opened)\n"
+	"  --force                create: replace a snapshot of the same name.  Not atomic:\n"
+	"                         QEMU cannot rename a snapshot, so the old one is deleted\n"
+	"                         first, and if the new save then fails, neither is left;\n"
 	"                         revert: although some qcow2 disk lacks the snapshot\n"
-	"  --paused               revert: leave the VM paused afterwards\n"
+	"  --paused               revert (running VM): leave the VM paused afterwards\n"
+	"  -U, --force-share      list, info (shut-off VM): read images that another\n"
+	"                         process has open for writing, as qemu-img -U\n"
 	"      --json             machine-readable output (list, info)\n"
 	"  -s, --socket PATH      QMP socket (then VM is left out)\n"
 	"  -t, --timeout SEC      how long to wait for each QMP reply (default 30)\n"
@@ -51,7 +61,7 @@ static const char usage[] =
 	"no half snapshot is left.\n";
 
 struct snap_opts {
-	bool disk_only, force, paused;
+	bool disk_only, force, paused, force_share;
 	const char *vmstate_disk;
 	char **only;
 	size_t n_only;
@@ -70,6 +80,9 @@ static int own_opt(void *opaque, int opt, const char *arg)
 		return 0;
 	case 'P':
 		o->paused = true;
+		return 0;
+	case 'U':
+		o->force_share = true;
 		return 0;
 	case 'm':
 		o->vmstate_disk = arg;
@@ -114,30 +127,14 @@ static void fmt_clock(char *buf, size_t len, uint64_t nsec)
 		 (unsigned)(secs % 60), (unsigned)(nsec / 1000000 % 1000));
 }
 
-static char *disks_of(const struct snap_entry *e, const struct snap_disk *disks, size_t n)
+static char *disks_of(const struct snap_entry *e)
 {
 	struct qc_buf b = { 0 };
 
 	for (size_t k = 0; k < e->n_on; k++)
 		qc_buf_printf(&b, "%s%s", k ? "," : "", e->on[k].target);
-	if (!e->consistent) {
-		bool first = true;
-
-		qc_buf_append_str(&b, " (missing on ");
-		for (size_t i = 0; i < n; i++) {
-			bool has = false;
-
-			if (disks[i].readonly)
-				continue;
-			for (size_t k = 0; k < e->n_on; k++)
-				has |= e->on[k].target == disks[i].target;
-			if (!has) {
-				qc_buf_printf(&b, "%s%s", first ? "" : ",", disks[i].target);
-				first = false;
-			}
-		}
-		qc_buf_append_c(&b, ')');
-	}
+	if (e->missing)
+		qc_buf_printf(&b, " (missing on %s)", e->missing);
 	return qc_buf_steal(&b);
 }
 
@@ -150,6 +147,7 @@ static struct json_object *entry_json(const struct snap_entry *e)
 	fmt_clock(clock, sizeof(clock), e->vm_clock_nsec);
 	json_object_object_add(o, "name", json_object_new_string(e->name));
 	json_object_object_add(o, "date", json_object_new_string(date));
+	json_object_object_add(o, "state", json_object_new_string(snap_state_name(e->state)));
 	json_object_object_add(o, "vm-state-size", json_object_new_int64((int64_t)e->vm_state_size));
 	json_object_object_add(o, "vm-clock", json_object_new_string(clock));
 	for (size_t k = 0; k < e->n_on; k++)
@@ -168,15 +166,16 @@ static int print_list(struct qc_ctx *ctx, struct snap_disk *disks, size_t n)
 	struct json_object *arr = json_object_new_array();
 
 	snap_list_build(disks, n, &list);
+	snap_list_read_states(&list, NULL, disks, n);
 	cli_table_init(&t, 5, heads);
 	for (size_t i = 0; i < list.n; i++) {
 		const struct snap_entry *e = &list.entries[i];
 		char date[64], size[32];
-		char *where = disks_of(e, disks, n);
+		char *where = disks_of(e);
 
 		fmt_date(date, sizeof(date), e->date_sec, false);
 		img_size_str(size, sizeof(size), e->vm_state_size);
-		const char *cells[] = { e->name, date, e->vm_state_size ? "running" : "shutoff", size, where };
+		const char *cells[] = { e->name, date, snap_state_name(e->state), size, where };
 
 		cli_table_add(&t, cells);
 		json_object_array_add(arr, entry_json(e));
@@ -199,6 +198,7 @@ static int print_info(struct qc_ctx *ctx, const char *vmname, struct snap_disk *
 	int rc = 0;
 
 	snap_list_build(disks, n, &list);
+	snap_list_read_states(&list, name, disks, n);
 	e = snap_list_find(&list, name);
 	if (!e) {
 		cli_error("no snapshot named '%s'", name);
@@ -219,13 +219,13 @@ static int print_info(struct qc_ctx *ctx, const char *vmname, struct snap_disk *
 		cli_print_json(ctx, o);
 		json_object_put(o);
 	} else {
-		char date[64], size[32], *where = disks_of(e, disks, n);
+		char date[64], size[32], *where = disks_of(e);
 
 		fmt_date(date, sizeof(date), e->date_sec, false);
 		img_size_str(size, sizeof(size), e->vm_state_size);
 		printf("%-15s %s\n", "Name:", e->name);
 		printf("%-15s %s\n", "Domain:", vmname);
-		printf("%-15s %s\n", "State:", e->vm_state_size ? "running" : "shutoff");
+		printf("%-15s %s\n", "State:", snap_state_name(e->state));
 		printf("%-15s %s\n", "Location:", "internal");
 		printf("%-15s %s\n", "Creation Time:", date);
 		printf("%-15s %s\n", "VM State Size:", size);
@@ -253,6 +253,37 @@ static int print_info(struct qc_ctx *ctx, const char *vmname, struct snap_disk *
 }
 
 /* ---- running a subcommand --------------------------------------------------------- */
+
+/* getopt calls "--disk" (a prefix of --disk-only and --disks) unknown;
+ * name what it could be. */
+static int ambiguous_opt(const struct qc_cmd *cmd, int argc, char **argv, const struct option *longopts)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		const char *a = argv[i];
+		size_t len, hits = 0;
+		struct qc_buf b = { 0 };
+		bool exact = false;
+
+		if (strncmp(a, "--", 2) || !a[2])
+			continue;
+		a += 2;
+		len = strcspn(a, "=");
+		for (const struct option *lo = longopts; lo->name; lo++) {
+			if (strncmp(lo->name, a, len))
+				continue;
+			exact |= strlen(lo->name) == len;
+			qc_buf_printf(&b, "%s--%s", hits++ ? " or " : "", lo->name);
+		}
+		if (hits > 1 && !exact) {
+			int rc = cli_usage_error(cmd, "option '--%.*s' is ambiguous: %s", (int)len, a, qc_buf_str(&b));
+
+			qc_buf_free(&b);
+			return rc;
+		}
+		qc_buf_free(&b);
+	}
+	return -1;
+}
 
 static volatile bool cancel_requested;
 
@@ -282,6 +313,7 @@ static int exec_snapshot(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc,
 		{ "paused", no_argument, NULL, 'P' },
 		{ "vmstate-disk", required_argument, NULL, 'm' },
 		{ "disks", required_argument, NULL, 'd' },
+		{ "force-share", no_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const subs[] = { "create", "list", "info", "revert", "delete" };
@@ -294,12 +326,15 @@ static int exec_snapshot(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc,
 	struct qc_error *err = NULL;
 	struct event *sigs[3] = { NULL, NULL, NULL };
 	const char *what = NULL, *name = NULL, *vmname;
-	char *addr = NULL;
+	char *addr = NULL, autoname[32];
 	enum sub sub = SUB_LIST;
 	bool found = false;
 	int rc, i;
 
-	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS, longopts, own_opt, &o);
+	rc = ambiguous_opt(cmd, argc, argv, longopts);
+	if (rc >= 0)
+		goto out;
+	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS "U", longopts, own_opt, &o);
 	if (rc >= 0)
 		goto out;
 	rc = 0;
@@ -322,7 +357,11 @@ static int exec_snapshot(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc,
 	if (rc >= 0)
 		goto out;
 	rc = 0;
-	if (sub != SUB_LIST) {
+	if (sub == SUB_CREATE && i >= argc) {
+		/* As virsh snapshot-create: named by the time. */
+		snprintf(autoname, sizeof(autoname), "%lld", (long long)time(NULL));
+		name = autoname;
+	} else if (sub != SUB_LIST) {
 		if (i >= argc) {
 			rc = cli_usage_error(cmd, "no snapshot name given");
 			goto out;
@@ -333,6 +372,17 @@ static int exec_snapshot(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc,
 	if (rc >= 0)
 		goto out;
 	rc = 0;
+	if (o.force_share && sub != SUB_LIST && sub != SUB_INFO) {
+		rc = cli_usage_error(cmd, "-U (--force-share) is for list and info: %s changes the images",
+				     argv[optind]);
+		goto out;
+	}
+	if (o.n_only && (sub == SUB_REVERT || sub == SUB_DELETE)) {
+		rc = cli_usage_error(cmd,
+				     "--disks is for create, list and info: %s acts on every disk holding the snapshot",
+				     argv[optind]);
+		goto out;
+	}
 	if (sub == SUB_CREATE && snap_check_name(name, &err) < 0) {
 		rc = cli_fail(err);
 		err = NULL;
@@ -393,10 +443,30 @@ static int exec_snapshot(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc,
 			err = NULL;
 		}
 	}
-	if (sctx.s ? snap_disks_live(&sctx, vm, &disks, &n, &err) < 0 : snap_disks_offline(vm, &disks, &n, &err) < 0) {
-		rc = cli_fail(err);
-		err = NULL;
-		goto out;
+	if (sctx.s) {
+		/* create keeps every disk: a name on an unselected one still
+		 * counts as taken. */
+		if (snap_disks_live(&sctx, vm, &disks, &n, &err) < 0 ||
+		    (sub != SUB_CREATE && snap_disks_select(&disks, &n, o.only, o.n_only, &err) < 0)) {
+			rc = cli_fail(err);
+			err = NULL;
+			goto out;
+		}
+	} else {
+		struct snap_select sel = {
+			.only = o.only,
+			.n_only = o.n_only,
+			.force_share = o.force_share,
+			.for_write = sub == SUB_CREATE || sub == SUB_REVERT || sub == SUB_DELETE,
+		};
+
+		if (snap_disks_offline(vm, &sel, &disks, &n, &err) < 0) {
+			rc = cli_fail(err);
+			err = NULL;
+			goto out;
+		}
+		if (sub == SUB_REVERT && o.paused)
+			cli_error("warning: --paused has no effect: the VM is shut off and stays so");
 	}
 
 	switch (sub) {

@@ -36,20 +36,13 @@ static unsigned timeout_of(const struct snap_ctx *ctx)
 
 int snap_check_name(const char *name, struct qc_error **errp)
 {
-	const char *p;
-
 	if (!name || !*name) {
 		qc_error_set(errp, "a snapshot name cannot be empty");
 		return -1;
 	}
 	if (strlen(name) > SNAP_NAME_MAX) {
-		qc_error_set(errp, "snapshot name too long (%zu bytes, QEMU's limit is %d)", strlen(name), SNAP_NAME_MAX);
-		return -1;
-	}
-	for (p = name; *p && isdigit((unsigned char)*p); p++)
-		;
-	if (!*p) {
-		qc_error_set(errp, "snapshot name '%s' is all digits, which QEMU would take for a snapshot id", name);
+		qc_error_set(errp, "snapshot name too long (%zu bytes, QEMU's limit is %d)", strlen(name),
+			     SNAP_NAME_MAX);
 		return -1;
 	}
 	return 0;
@@ -121,18 +114,103 @@ int snap_disks_live(struct snap_ctx *ctx, const struct disc_vm *vm, struct snap_
 	return 0;
 }
 
-int snap_disks_offline(const struct disc_vm *vm, struct snap_disk **disks, size_t *n, struct qc_error **errp)
+/* "vda, vdb": the targets, for messages. */
+static char *target_names(const char *const *targets, size_t n)
 {
+	struct qc_buf b = { 0 };
+
+	for (size_t i = 0; i < n; i++)
+		qc_buf_printf(&b, "%s%s", i ? ", " : "", targets[i]);
+	if (!n)
+		qc_buf_append_str(&b, "none");
+	return qc_buf_steal(&b);
+}
+
+/* Every target in only must be one of targets. */
+static int check_targets(const char *const *targets, size_t n, char *const *only, size_t n_only, struct qc_error **errp)
+{
+	for (size_t i = 0; i < n_only; i++) {
+		bool known = false;
+
+		for (size_t k = 0; k < n && !known; k++)
+			known = !strcmp(targets[k], only[i]);
+		if (!known) {
+			char *have = target_names(targets, n);
+
+			qc_error_set(errp, "the VM has no disk '%s' (its disks: %s)", only[i], have);
+			free(have);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static bool in_only(char *const *only, size_t n_only, const char *target)
+{
+	if (!n_only)
+		return true;
+	for (size_t i = 0; i < n_only; i++)
+		if (!strcmp(only[i], target))
+			return true;
+	return false;
+}
+
+int snap_disks_select(struct snap_disk **disks, size_t *n, char *const *only, size_t n_only, struct qc_error **errp)
+{
+	const char **targets = qc_calloc(*n ? *n : 1, sizeof(*targets));
+	size_t kept = 0;
+	int rc;
+
+	for (size_t i = 0; i < *n; i++)
+		targets[i] = (*disks)[i].target;
+	rc = check_targets(targets, *n, only, n_only, errp);
+	free(targets);
+	if (rc < 0 || !n_only)
+		return rc;
+	for (size_t i = 0; i < *n; i++) {
+		if (in_only(only, n_only, (*disks)[i].target)) {
+			(*disks)[kept++] = (*disks)[i];
+			continue;
+		}
+		/* Free this one entry alone. */
+		free((*disks)[i].target);
+		free((*disks)[i].file);
+		free((*disks)[i].format);
+		free((*disks)[i].node);
+		json_object_put((*disks)[i].snapshots);
+	}
+	*n = kept;
+	return 0;
+}
+
+int snap_disks_offline(const struct disc_vm *vm, const struct snap_select *sel, struct snap_disk **disks, size_t *n,
+		       struct qc_error **errp)
+{
+	static const struct snap_select all = { 0 };
+	const char **targets = qc_calloc(vm->n_disks ? vm->n_disks : 1, sizeof(*targets));
+	size_t nt = 0;
+
 	*disks = NULL;
 	*n = 0;
+	if (!sel)
+		sel = &all;
+	for (size_t k = 0; k < vm->n_disks; k++)
+		if (vm->disks[k].target)
+			targets[nt++] = vm->disks[k].target;
+	if (check_targets(targets, nt, sel->only, sel->n_only, errp) < 0) {
+		free(targets);
+		return -1;
+	}
+	free(targets);
 	for (size_t k = 0; k < vm->n_disks; k++) {
 		const struct disc_disk *dd = &vm->disks[k];
 		struct snap_disk *d;
 		struct json_object *info;
 		struct img *img;
+		unsigned flags;
 
-		if (!dd->source)
-			continue;
+		if (!dd->source || !dd->target || !in_only(sel->only, sel->n_only, dd->target))
+			continue; /* not selected: not opened at all */
 		d = add_disk(disks, n);
 		d->target = qc_strdup(dd->target);
 		d->file = qc_strdup(dd->source);
@@ -144,7 +222,17 @@ int snap_disks_offline(const struct disc_vm *vm, struct snap_disk **disks, size_
 			d->snapshots = json_object_new_array();
 			continue;
 		}
-		img = img_open(dd->source, dd->format, 0, errp);
+		/* A change needs the image to itself: checked with the locks
+		 * a writer takes (released at once; the change itself opens
+		 * it again), so that the message is about that, not about
+		 * reading. */
+		if (sel->force_share)
+			flags = IMG_OPEN_NO_LOCK;
+		else if (sel->for_write && !d->readonly)
+			flags = IMG_OPEN_WRITE;
+		else
+			flags = 0;
+		img = img_open(dd->source, dd->format, flags, errp);
 		if (!img) {
 			qc_error_prepend(errp, "disk %s", dd->target);
 			snap_disks_free(*disks, *n);
@@ -171,10 +259,21 @@ int snap_disks_offline(const struct disc_vm *vm, struct snap_disk **disks, size_
 
 /* ---- listing ---------------------------------------------------------------- */
 
-/* A disk that can hold internal snapshots and that we would snapshot. */
-static bool can_hold(const struct snap_disk *d)
+bool snap_disk_can_hold(const struct snap_disk *d)
 {
 	return !d->readonly && d->format && !strcmp(d->format, "qcow2");
+}
+
+static bool disk_has(const struct snap_disk *d, const char *name);
+
+char *snap_missing_on(const struct snap_disk *disks, size_t n, const char *name, const char *sep)
+{
+	struct qc_buf b = { 0 };
+
+	for (size_t i = 0; i < n; i++)
+		if (snap_disk_can_hold(&disks[i]) && !disk_has(&disks[i], name))
+			qc_buf_printf(&b, "%s%s", b.len ? sep : "", disks[i].target);
+	return b.len ? qc_buf_steal(&b) : (qc_buf_free(&b), NULL);
 }
 
 static int64_t jint(struct json_object *o, const char *key)
@@ -195,12 +294,8 @@ static int cmp_entry(const void *a, const void *b)
 
 void snap_list_build(struct snap_disk *disks, size_t n, struct snap_list *list)
 {
-	size_t writable = 0;
-
 	memset(list, 0, sizeof(*list));
 	for (size_t i = 0; i < n; i++) {
-		if (can_hold(&disks[i]))
-			writable++;
 		for (size_t k = 0; k < json_object_array_length(disks[i].snapshots); k++) {
 			struct json_object *info = json_object_array_get_idx(disks[i].snapshots, k);
 			const char *name = jstr(info, "name");
@@ -219,8 +314,8 @@ void snap_list_build(struct snap_disk *disks, size_t n, struct snap_list *list)
 				e->name = qc_strdup(name);
 				e->date_sec = jint(info, "date-sec");
 				e->date_nsec = (uint32_t)jint(info, "date-nsec");
-				e->vm_clock_nsec =
-					(uint64_t)jint(info, "vm-clock-sec") * 1000000000u + (uint64_t)jint(info, "vm-clock-nsec");
+				e->vm_clock_nsec = (uint64_t)jint(info, "vm-clock-sec") * 1000000000u +
+						   (uint64_t)jint(info, "vm-clock-nsec");
 			}
 			if (vmsize && !e->vmstate_disk) {
 				e->vm_state_size = vmsize;
@@ -232,16 +327,46 @@ void snap_list_build(struct snap_disk *disks, size_t n, struct snap_list *list)
 		}
 	}
 	for (size_t j = 0; j < list->n; j++) {
-		size_t on_writable = 0;
+		struct snap_entry *e = &list->entries[j];
 
-		for (size_t k = 0; k < list->entries[j].n_on; k++)
-			for (size_t i = 0; i < n; i++)
-				if (disks[i].target == list->entries[j].on[k].target && can_hold(&disks[i]))
-					on_writable++;
-		list->entries[j].consistent = on_writable == writable;
+		e->missing = snap_missing_on(disks, n, e->name, ",");
+		e->consistent = !e->missing;
+		/* With VM state: read from it later, if asked. */
+		e->state = e->vm_state_size ? SNAP_STATE_UNKNOWN : snap_state_no_vmstate(e->vm_clock_nsec, e->date_sec);
 	}
 	if (list->n > 1)
 		qsort(list->entries, list->n, sizeof(*list->entries), cmp_entry);
+}
+
+static void read_state(struct snap_entry *e, const struct snap_disk *disks, size_t n)
+{
+	struct qc_error *err = NULL;
+
+	if (!e->vm_state_size)
+		return;
+	for (size_t k = 0; k < e->n_on; k++) {
+		const char *file = NULL;
+
+		if (strcmp(e->on[k].target, e->vmstate_disk) || jint(e->on[k].info, "vm-state-size") <= 0)
+			continue;
+		for (size_t i = 0; i < n && !file; i++)
+			if (disks[i].target == e->on[k].target)
+				file = disks[i].file;
+		/* What cannot be read stays unknown: the list is still worth
+		 * showing. */
+		if (file && snap_state_read(file, jstr(e->on[k].info, "id"), e->name, &e->state, &err) < 0) {
+			qc_error_free(err);
+			err = NULL;
+		}
+		return;
+	}
+}
+
+void snap_list_read_states(struct snap_list *list, const char *name, const struct snap_disk *disks, size_t n)
+{
+	for (size_t j = 0; j < list->n; j++)
+		if (!name || !strcmp(list->entries[j].name, name))
+			read_state(&list->entries[j], disks, n);
 }
 
 const struct snap_entry *snap_list_find(const struct snap_list *list, const char *name)
@@ -257,6 +382,7 @@ void snap_list_free(struct snap_list *list)
 	for (size_t i = 0; i < list->n; i++) {
 		free(list->entries[i].name);
 		free(list->entries[i].vmstate_disk);
+		free(list->entries[i].missing);
 		free(list->entries[i].on);
 	}
 	free(list->entries);
@@ -460,12 +586,7 @@ static int hmp(struct snap_ctx *ctx, const char *line, struct qc_error **errp)
 
 static bool selected(const struct snap_create_opts *o, const char *target)
 {
-	if (!o->n_only)
-		return true;
-	for (size_t i = 0; i < o->n_only; i++)
-		if (!strcmp(o->only[i], target))
-			return true;
-	return false;
+	return in_only(o->only, o->n_only, target);
 }
 
 static bool disk_has(const struct snap_disk *d, const char *name)
@@ -577,14 +698,31 @@ int snap_create(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const s
 
 	if (snap_check_name(o->name, errp) < 0)
 		goto out;
-	for (size_t i = 0; i < o->n_only; i++) {
-		bool known = false;
+	{
+		const char **targets = qc_calloc(n ? n : 1, sizeof(*targets));
+		int bad;
 
 		for (size_t d = 0; d < n; d++)
-			known |= !strcmp(disks[d].target, o->only[i]);
-		if (!known) {
-			qc_error_set(errp, "the VM has no disk '%s'", o->only[i]);
+			targets[d] = disks[d].target;
+		bad = check_targets(targets, n, o->only, o->n_only, errp);
+		free(targets);
+		if (bad < 0)
 			goto out;
+	}
+	/* QEMU looks a snapshot up by id before name (qcow2's goto): a name
+	 * that is another snapshot's id would load that one. */
+	for (size_t d = 0; d < n; d++) {
+		for (size_t s = 0; s < json_object_array_length(disks[d].snapshots); s++) {
+			struct json_object *info = json_object_array_get_idx(disks[d].snapshots, s);
+			const char *id = jstr(info, "id"), *other = jstr(info, "name");
+
+			if (id && !strcmp(id, o->name) && (!other || strcmp(other, o->name))) {
+				qc_error_set(errp,
+					     "snapshot name '%s' is the id of snapshot '%s' on %s, which QEMU would "
+					     "load in its place: choose another name",
+					     o->name, other ? other : "", disks[d].target);
+				goto out;
+			}
 		}
 	}
 	for (size_t d = 0; d < n; d++) {
@@ -604,7 +742,7 @@ int snap_create(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const s
 	if (raw.len) {
 		qc_error_set(errp,
 			     "cannot snapshot %s: only qcow2 images hold internal snapshots (leave them out with "
-			     "--disks, convert them with 'qmpctl image convert -O qcow2', or take an external snapshot)",
+			     "--disks, or convert them with 'qmpctl image convert -O qcow2')",
 			     raw.data);
 		goto out;
 	}
@@ -622,15 +760,15 @@ int snap_create(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const s
 			     exists.data);
 		goto out;
 	}
-	if (!ctx->s && !o->disk_only) {
-		qc_error_set(errp, "the VM is shut off: its RAM and device state cannot be saved; use --disk-only");
-		goto out;
-	}
+	/* QEMU has no rename: the old snapshot goes first, and a failed save
+	 * after that leaves none (said in the error). */
 	if (exists.len && snap_delete(ctx, disks, n, o->name, errp) < 0)
 		goto out;
 	if (!ctx->s) {
+		/* A shut-off VM has no RAM to save: its snapshots are of the
+		 * disks alone, with or without --disk-only. */
 		rc = offline(ctx, disks, idx, k, true, o->name, errp);
-		goto out;
+		goto fail_after_delete;
 	}
 	nodes = qc_calloc(k, sizeof(*nodes));
 	for (size_t i = 0; i < k; i++)
@@ -650,6 +788,10 @@ int snap_create(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const s
 		rc = hmp(ctx, line, errp);
 		free(line);
 	}
+fail_after_delete:
+	if (rc < 0 && exists.len)
+		qc_error_prepend(errp, "the old snapshot '%s' was deleted (on %s) before the new save, which failed",
+				 o->name, exists.data);
 out:
 	free(nodes);
 	free(idx);
@@ -750,17 +892,14 @@ int snap_revert(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const c
 	if (!k)
 		goto out;
 	if (!o->force) {
-		struct qc_buf missing = { 0 };
+		char *missing = snap_missing_on(disks, n, name, ", ");
 
-		for (size_t d = 0; d < n; d++)
-			if (can_hold(&disks[d]) && !disk_has(&disks[d], name))
-				qc_buf_printf(&missing, "%s%s", missing.len ? ", " : "", disks[d].target);
-		if (missing.len) {
+		if (missing) {
 			qc_error_set(errp,
 				     "snapshot '%s' is not on every disk (missing on %s): reverting only the others "
 				     "would mix points in time; give --force to do it anyway",
-				     name, missing.data);
-			qc_buf_free(&missing);
+				     name, missing);
+			free(missing);
 			goto out;
 		}
 	}

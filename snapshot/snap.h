@@ -5,9 +5,10 @@
  * Running VM (a READY QMP session): snapshot-save / -load / -delete jobs
  * followed through JOB_STATUS_CHANGE events (HMP savevm/loadvm/delvm only
  * where QEMU lacks the jobs), a `transaction` of
- * blockdev-snapshot-internal-sync for disk-only snapshots.  Shut-off VM:
- * the same transaction in a private qemu-storage-daemon; listing reads the
- * images natively; revert applies the disk state natively.
+ * blockdev-snapshot-internal-sync for disk-only snapshots.  Shut-off VM
+ * (nothing but disks to save): the same transaction in a private
+ * qemu-storage-daemon; listing reads the images natively; revert applies
+ * the disk state natively.
  *
  * There is no snapshot database: every list is read from the images (or
  * from QEMU's view of them), so nothing drifts.  Nothing here prints.
@@ -20,6 +21,7 @@
 #include <stdint.h>
 
 #include "qc_error.h"
+#include "snap_state.h"
 
 struct event_base;
 struct json_object;
@@ -52,6 +54,8 @@ struct snap_entry {
 	struct snap_on_disk *on; /* the disks holding it */
 	size_t n_on;
 	bool consistent; /* present on every writable qcow2 disk */
+	char *missing;   /* "vdb,vdc": the disks that could hold it and lack it; NULL if none */
+	enum snap_state state; /* from the VM clock; with VM state, see snap_list_read_states */
 };
 
 struct snap_list {
@@ -77,25 +81,50 @@ struct snap_ctx {
 struct snap_create_opts {
 	const char *name;
 	bool disk_only;
-	bool force;               /* replace a snapshot of that name */
+	bool force;               /* replace a snapshot of that name (deleted first:
+	                           * QEMU cannot rename; a failed save says so) */
 	const char *vmstate_disk; /* target; NULL: the first writable qcow2 disk */
 	char *const *only;        /* targets to include (NULL: every writable disk) */
 	size_t n_only;
 };
 
-/* Checks a snapshot name: not empty, not all digits (ids), not too long. */
+/* Checks a snapshot name: not empty, not too long.  All digits is fine
+ * (virsh names snapshots by the time); snap_create refuses only a name
+ * that is the id of an existing snapshot. */
 int snap_check_name(const char *name, struct qc_error **errp);
+
+/* Which disks to open, and how. */
+struct snap_select {
+	char *const *only; /* targets (NULL: every disk); the others are not opened */
+	size_t n_only;
+	bool force_share; /* read images another process writes (qemu-img -U) */
+	bool for_write;   /* the operation will change the images: check that nobody uses them */
+};
 
 /* The VM's disks: live from query-block (labelled with the targets of vm's
  * configuration when it is given and the files match), or offline from vm
  * with snapshot tables read from the images. */
 int snap_disks_live(struct snap_ctx *ctx, const struct disc_vm *vm, struct snap_disk **disks, size_t *n,
 		    struct qc_error **errp);
-int snap_disks_offline(const struct disc_vm *vm, struct snap_disk **disks, size_t *n, struct qc_error **errp);
+int snap_disks_offline(const struct disc_vm *vm, const struct snap_select *sel, struct snap_disk **disks, size_t *n,
+		       struct qc_error **errp);
+/* Keeps only the disks named in only (all of them must exist). */
+int snap_disks_select(struct snap_disk **disks, size_t *n, char *const *only, size_t n_only, struct qc_error **errp);
 void snap_disks_free(struct snap_disk *disks, size_t n);
+
+/* A disk that can hold internal snapshots and would be snapshotted: a
+ * writable qcow2 image.  The one rule for listing and reverting. */
+bool snap_disk_can_hold(const struct snap_disk *d);
+/* The disks that could hold snapshot name and do not ("vdb,vdc", sep
+ * between them), or NULL when none; caller frees. */
+char *snap_missing_on(const struct snap_disk *disks, size_t n, const char *name, const char *sep);
 
 /* Snapshots merged across disks (disks must outlive the list). */
 void snap_list_build(struct snap_disk *disks, size_t n, struct snap_list *list);
+/* Reads the run state recorded in the VM state of each snapshot (or of
+ * the one named name) that has VM state; the images are read without
+ * locks.  Unknown where it cannot be read. */
+void snap_list_read_states(struct snap_list *list, const char *name, const struct snap_disk *disks, size_t n);
 const struct snap_entry *snap_list_find(const struct snap_list *list, const char *name);
 void snap_list_free(struct snap_list *list);
 

