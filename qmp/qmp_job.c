@@ -197,6 +197,7 @@ static void set_outcome(struct qmp_job *j, const char *error)
 /* ---- replies ------------------------------------------------------------------ */
 
 static void send_cancel(struct qmp_job *j);
+static void job_exists(struct qmp_job *j);
 
 static void on_start_reply(void *opaque, struct json_object *ret, const struct qc_error *err)
 {
@@ -217,13 +218,9 @@ static void on_start_reply(void *opaque, struct json_object *ret, const struct q
 			job_move(j, QMP_JOB_ENDED);
 		}
 	} else if (j->state < QMP_JOB_ENDED) {
-		bool first = !j->exists;
-
-		j->exists = true;
 		if (j->state == QMP_JOB_STARTING)
 			job_move(j, QMP_JOB_CREATED);
-		if (first && j->cancel_requested && j->state < QMP_JOB_CONCLUDED)
-			send_cancel(j);
+		job_exists(j);
 	}
 	(void)ret;
 	leave(j);
@@ -274,6 +271,16 @@ static void on_finalize_reply(void *opaque, struct json_object *ret, const struc
 	(void)ret;
 }
 
+/* QEMU has shown that the job exists: a cancel asked for before can go. */
+static void job_exists(struct qmp_job *j)
+{
+	if (j->exists)
+		return;
+	j->exists = true;
+	if (j->cancel_requested && j->state < QMP_JOB_CONCLUDED)
+		send_cancel(j);
+}
+
 static enum qmp_job_state state_of_status(const char *st, bool *known_status)
 {
 	*known_status = true;
@@ -288,7 +295,7 @@ static void apply_migration_status(struct qmp_job *j, const char *st)
 {
 	if (!strcmp(st, "none"))
 		return;
-	j->exists = true;
+	job_exists(j);
 	if (!strcmp(st, "setup")) {
 		job_move(j, QMP_JOB_CREATED);
 	} else if (!strcmp(st, "cancelling")) {
@@ -320,7 +327,7 @@ static void apply_job_status(struct qmp_job *j, const char *st)
 	next = state_of_status(st, &ok);
 	if (!ok)
 		return;
-	j->exists = true;
+	job_exists(j);
 	job_move(j, next);
 }
 
@@ -566,12 +573,14 @@ static void group_check(struct qmp_job_group *g)
 
 	if (g->finalizing || g->failed)
 		return;
-	TAILQ_FOREACH(j, &g->jobs, glink)
-	if (j->state != QMP_JOB_PENDING)
-		return;
+	for (j = TAILQ_FIRST(&g->jobs); j; j = TAILQ_NEXT(j, glink)) {
+		if (j->state != QMP_JOB_PENDING)
+			return;
+	}
 	g->finalizing = true;
-	TAILQ_FOREACH(j, &g->jobs, glink)
-	job_send(j, SLOT_FINALIZE, "job-finalize", id_args(j), 0, on_finalize_reply, NULL);
+	for (j = TAILQ_FIRST(&g->jobs); j; j = TAILQ_NEXT(j, glink)) {
+		job_send(j, SLOT_FINALIZE, "job-finalize", id_args(j), 0, on_finalize_reply, NULL);
+	}
 }
 
 /* All or nothing: one member failed before the group was finalized. */
@@ -582,9 +591,10 @@ static void group_member_failed(struct qmp_job_group *g)
 	if (g->finalizing || g->failed)
 		return;
 	g->failed = true;
-	TAILQ_FOREACH(j, &g->jobs, glink)
-	if (j->state < QMP_JOB_ABORTING)
-		qmp_job_cancel(j);
+	for (j = TAILQ_FIRST(&g->jobs); j; j = TAILQ_NEXT(j, glink)) {
+		if (j->state < QMP_JOB_ABORTING)
+			qmp_job_cancel(j);
+	}
 }
 
 /* ---- the API ------------------------------------------------------------------------- */
