@@ -668,6 +668,64 @@ fail:
 	return NULL;
 }
 
+/* The first look at a followed job. */
+static void on_follow_reply(void *opaque, struct json_object *ret, const struct qc_error *err)
+{
+	struct qmp_job *j = opaque;
+	bool listed = false;
+
+	enter(j);
+	j->slot[SLOT_START] = 0;
+	if (err) {
+		if (qmp_session_state(j->s) == QMP_SESSION_CLOSED)
+			job_lost(j);
+		else
+			job_fail(j, "cannot follow job '%s' (%s): %s", j->id, j->cmd, err->msg);
+		goto out;
+	}
+	for (size_t i = 0; i < json_object_array_length(ret) && !listed; i++) {
+		struct json_object *info = json_object_array_get_idx(ret, i);
+
+		if (jstr(info, "id") && !strcmp(jstr(info, "id"), j->id)) {
+			listed = true;
+			if (jstr(info, "status"))
+				apply_job_status(j, jstr(info, "status"));
+		}
+	}
+	if (!listed && j->state == QMP_JOB_STARTING)
+		job_fail(j, "job '%s' (%s) is not known to QEMU", j->id, j->cmd);
+out:
+	leave(j);
+}
+
+struct qmp_job *qmp_job_follow(struct qmp_session *s, const char *id, const char *type, const struct qmp_job_opts *opts,
+			       const struct qmp_job_cbs *cbs, void *opaque, struct qc_error **errp)
+{
+	struct qmp_job *j = qc_calloc(1, sizeof(*j));
+
+	j->s = s;
+	j->id = qc_strdup(id);
+	j->cmd = qc_strdup(type ? type : "job");
+	j->exists = true;
+	j->cbs = *cbs;
+	j->opaque = opaque;
+	j->state = QMP_JOB_STARTING;
+	j->progress_ms = opts && opts->progress_ms ? opts->progress_ms : DEFAULT_PROGRESS_MS;
+	if (cbs->progress)
+		j->tick = event_new(qmp_session_base(s), -1, EV_PERSIST, on_tick, j);
+	j->events = qmp_session_subscribe(s, NULL, on_event, j);
+	j->close_watch = qmp_session_watch_close(s, on_close, j);
+	if (!job_send(j, SLOT_START, "query-jobs", NULL, 0, on_follow_reply, errp)) {
+		job_destroy(j);
+		return NULL;
+	}
+	if (opts && opts->group) {
+		j->group = opts->group;
+		TAILQ_INSERT_TAIL(&j->group->jobs, j, glink);
+	}
+	return j;
+}
+
 static void send_cancel(struct qmp_job *j)
 {
 	if (j->slot[SLOT_CANCEL])

@@ -78,6 +78,12 @@ struct qmp_job_opts {
 struct qmp_job *qmp_job_start(struct qmp_session *s, const char *cmd, struct json_object *args,
 			      const struct qmp_job_opts *opts, const struct qmp_job_cbs *cbs, void *opaque,
 			      struct qc_error **errp);
+/* Follows a job started otherwise (an action of a `transaction`, say) by
+ * its id: its state is read once from query-jobs, then from events.  The
+ * command that started it must have set what it needs (auto-dismiss false
+ * for block jobs, auto-finalize false for a group member). */
+struct qmp_job *qmp_job_follow(struct qmp_session *s, const char *id, const char *type, const struct qmp_job_opts *opts,
+			       const struct qmp_job_cbs *cbs, void *opaque, struct qc_error **errp);
 /* Asks QEMU to cancel (job-cancel, migrate_cancel); sent once the job
  * exists.  A job that finishes first keeps its outcome. */
 void qmp_job_cancel(struct qmp_job *job);

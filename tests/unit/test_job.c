@@ -630,6 +630,80 @@ static void test_group_refuses_jobs_without_finalize(void **state)
 	expect_quiet(c);
 }
 
+static void test_follow_group(void **state)
+{
+	struct ctx *c = *state;
+	struct jrec *a = &c->j[0], *b = &c->j[1], *x = &c->j[2];
+	struct qmp_job_group *g = qmp_job_group_new();
+	struct qmp_job_opts o = { .group = g };
+	struct json_object *f1, *f2;
+
+	/* Two backups started by one transaction (not by us): followed by id. */
+	a->job = qmp_job_follow(c->s, "bk0", "backup", &o, &cbs, a, NULL);
+	b->job = qmp_job_follow(c->s, "bk1", "backup", &o, &cbs, b, NULL);
+	x->job = qmp_job_follow(c->s, "nosuch", NULL, NULL, &cbs, x, NULL);
+	assert_non_null(a->job);
+	assert_non_null(b->job);
+	answer(c, "query-jobs",
+	       "[{\"id\": \"bk0\", \"status\": \"running\"}, {\"id\": \"bk1\", \"status\": "
+	       "\"pending\"}]");
+	answer(c, "query-jobs",
+	       "[{\"id\": \"bk0\", \"status\": \"running\"}, {\"id\": \"bk1\", \"status\": "
+	       "\"pending\"}]");
+	answer(c, "query-jobs", "[]");
+	wait_done(c, x);
+	assert_non_null(strstr(x->err->msg, "'nosuch'"));
+	assert_int_equal(qmp_job_state(a->job), QMP_JOB_RUNNING);
+	assert_int_equal(qmp_job_state(b->job), QMP_JOB_PENDING);
+	expect_quiet(c);
+	status(c, "bk0", "waiting");
+	status(c, "bk0", "pending");
+	f1 = expect(c, "job-finalize");
+	f2 = expect(c, "job-finalize");
+	peer_reply(&c->peer, f1, "{}");
+	peer_reply(&c->peer, f2, "{}");
+	json_object_put(f1);
+	json_object_put(f2);
+	status(c, "bk0", "concluded");
+	status(c, "bk1", "concluded");
+	answer(c, "query-jobs", "[{\"id\": \"bk0\", \"status\": \"concluded\"}]");
+	answer(c, "query-jobs",
+	       "[{\"id\": \"bk1\", \"status\": \"concluded\", \"error\": \"No space left on device\"}]");
+	answer(c, "job-dismiss", "{}");
+	answer(c, "job-dismiss", "{}");
+	wait_done(c, a);
+	wait_done(c, b);
+	assert_null(a->err);
+	assert_string_equal(b->err->msg, "backup failed: No space left on device");
+	qmp_job_free(a->job);
+	qmp_job_free(b->job);
+	a->job = b->job = NULL;
+	qmp_job_group_free(g);
+}
+
+/* The session dies with two of the job's commands pending: the first
+ * failure ends the job, done frees it, and the second failure must not
+ * reach it (the session lets it forget that command meanwhile). */
+static void test_freed_while_session_dies(void **state)
+{
+	struct ctx *c = *state;
+	struct jrec *r = &c->j[0];
+	char id[128];
+	struct json_object *m = start(c, r, "snapshot-save", NULL, &cbs, id, sizeof(id));
+
+	r->free_in_done = true;
+	status(c, id, "running"); /* QEMU knows it; the start reply is still owed */
+	pump_for(c->base, 5);
+	qmp_job_cancel(r->job);
+	json_object_put(expect(c, "job-cancel"));
+	json_object_put(m);
+	qmp_session_close(c->s);
+	assert_int_equal(r->done_calls, 1);
+	assert_null(r->job);
+	assert_non_null(strstr(r->err->msg, "QEMU went away while job"));
+	pump_for(c->base, 10);
+}
+
 static void migrate_start(struct ctx *c, struct jrec *r, const struct qmp_job_opts *o, const struct qmp_job_cbs *cb)
 {
 	struct json_object *args = json_object_new_object(), *m, *caps;
@@ -900,6 +974,8 @@ int main(void)
 		T(test_group_finalize),
 		T(test_group_member_fails),
 		T(test_group_refuses_jobs_without_finalize),
+		T(test_follow_group),
+		T(test_freed_while_session_dies),
 		T(test_migrate_completed),
 		T(test_migrate_failed),
 		T(test_migrate_cancelled),
