@@ -1,9 +1,11 @@
 /*
  * snap against a QEMU without the snapshot-* jobs: create, delete and
  * revert fall back to HMP savevm / delvm / loadvm through
- * human-monitor-command, and an interrupted create removes what it made.
- * The synchronous snap_* functions run the loop on this thread while a
- * scripted peer plays that QEMU on a helper thread.
+ * human-monitor-command, and an interrupted create removes what it made;
+ * the same interrupt against a QEMU with the jobs (which, like 7.2,
+ * finishes the save before it sees the cancel).  The synchronous snap_*
+ * functions run the loop on this thread while a scripted peer plays that
+ * QEMU on a helper thread.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -31,13 +33,15 @@ struct qemu {
 	pthread_t thread;
 	char failure[256];
 	/* The script. */
+	bool jobs;			 /* offers the snapshot-save/-delete jobs */
 	const char *fail_line;		 /* HMP line answered with an error text */
 	volatile bool *cancel_on_savevm; /* set before savevm is answered (a Ctrl-C meanwhile) */
 	bool saved;			 /* a savevm happened: query-block shows the snapshot */
 	/* What QEMU was asked. */
 	char lines[MAX_LINES][128];
 	int nlines;
-	int jobs_commands; /* snapshot-*, job-* or query-jobs: must stay 0 */
+	int jobs_commands; /* snapshot-*, job-* or query-jobs: must stay 0 without jobs */
+	char job_id[128];  /* the one concluded job QEMU holds, or "" */
 };
 
 struct ctx {
@@ -52,6 +56,45 @@ struct ctx {
 static const char commands[] = "[{\"name\": \"query-status\"}, {\"name\": \"query-block\"}, {\"name\": "
 			       "\"human-monitor-command\"}, {\"name\": \"query-commands\"}, {\"name\": "
 			       "\"blockdev-snapshot-internal-sync\"}]";
+
+static const char job_commands[] =
+	"[{\"name\": \"query-status\"}, {\"name\": \"query-block\"}, {\"name\": "
+	"\"query-commands\"}, {\"name\": \"snapshot-save\"}, {\"name\": \"snapshot-delete\"}, "
+	"{\"name\": \"query-jobs\"}, {\"name\": \"job-dismiss\"}, {\"name\": \"job-cancel\"}]";
+
+static void job_status(struct peer *p, const char *id, const char *st)
+{
+	char data[256];
+
+	snprintf(data, sizeof(data), "{\"id\": \"%s\", \"status\": \"%s\"}", id, st);
+	peer_event(p, "JOB_STATUS_CHANGE", data);
+}
+
+/* A snapshot-save or -delete as QEMU 7.2 runs it: to its end before
+ * anything else is looked at. */
+static void run_job(struct qemu *q, struct json_object *m, const char *cmd)
+{
+	struct json_object *args = peer_msg_arguments(m);
+	const char *id = json_object_get_string(json_object_object_get(args, "job-id"));
+	const char *tag = json_object_get_string(json_object_object_get(args, "tag"));
+
+	if (q->nlines < MAX_LINES)
+		snprintf(q->lines[q->nlines++], sizeof(q->lines[0]), "%s %s", cmd, tag ? tag : "?");
+	snprintf(q->job_id, sizeof(q->job_id), "%s", id ? id : "?");
+	job_status(&q->peer, q->job_id, "created");
+	job_status(&q->peer, q->job_id, "running");
+	peer_reply(&q->peer, m, "{}");
+	if (!strcmp(cmd, "snapshot-save")) {
+		q->saved = true;
+		if (q->cancel_on_savevm)
+			*q->cancel_on_savevm = true;
+	} else {
+		q->saved = false;
+	}
+	job_status(&q->peer, q->job_id, "waiting");
+	job_status(&q->peer, q->job_id, "pending");
+	job_status(&q->peer, q->job_id, "concluded");
+}
 
 static void block_reply(struct qemu *q, struct json_object *m)
 {
@@ -82,7 +125,22 @@ static void *serve(void *arg)
 		} else if (!strcmp(cmd, "qmp_capabilities")) {
 			peer_reply(p, m, "{}");
 		} else if (!strcmp(cmd, "query-commands")) {
-			peer_reply(p, m, commands);
+			peer_reply(p, m, q->jobs ? job_commands : commands);
+		} else if (q->jobs && (!strcmp(cmd, "snapshot-save") || !strcmp(cmd, "snapshot-delete"))) {
+			run_job(q, m, cmd);
+		} else if (q->jobs && !strcmp(cmd, "query-jobs")) {
+			char buf[256];
+
+			snprintf(buf, sizeof(buf),
+				 "[{\"id\": \"%s\", \"status\": \"concluded\", \"type\": \"snapshot-save\"}]",
+				 q->job_id);
+			peer_reply(p, m, q->job_id[0] ? buf : "[]");
+		} else if (q->jobs && !strcmp(cmd, "job-dismiss")) {
+			q->job_id[0] = '\0';
+			peer_reply(p, m, "{}");
+		} else if (q->jobs && !strcmp(cmd, "job-cancel")) {
+			peer_reply_error(p, m, "GenericError",
+					 "Job in state 'concluded' cannot accept command verb 'cancel'");
 		} else if (!strcmp(cmd, "query-status")) {
 			peer_reply(p, m, "{\"status\": \"running\", \"singlestep\": false, \"running\": true}");
 		} else if (!strcmp(cmd, "query-block")) {
@@ -158,7 +216,8 @@ static int teardown(void **state)
 	qmp_session_free(c->s); /* the peer sees EOF and its thread ends */
 	pthread_join(c->q.thread, NULL);
 	assert_string_equal(c->q.failure, "");
-	assert_int_equal(c->q.jobs_commands, 0);
+	if (!c->q.jobs)
+		assert_int_equal(c->q.jobs_commands, 0);
 	peer_fini(&c->q.peer);
 	event_base_free(c->base);
 	free(c->disk.target);
@@ -264,12 +323,47 @@ static void test_create_interrupted_before(void **state)
 	assert_int_equal(c->q.nlines, 0);
 }
 
+static void test_job_create_interrupted(void **state)
+{
+	struct ctx *c = *state;
+	struct snap_create_opts o = { .name = "s1" };
+	struct qc_error *err = NULL;
+
+	c->q.jobs = true;
+	c->q.cancel_on_savevm = &c->cancel;
+	assert_int_equal(snap_create(&c->sctx, &c->disk, 1, &o, &err), -1);
+	assert_non_null(err);
+	assert_string_equal(err->msg, "interrupted: snapshot s1 removed");
+	qc_error_free(err);
+	assert_int_equal(c->q.nlines, 2);
+	assert_string_equal(c->q.lines[0], "snapshot-save s1");
+	assert_string_equal(c->q.lines[1], "snapshot-delete s1");
+	assert_false(c->q.saved);
+	assert_string_equal(c->q.job_id, ""); /* both jobs dismissed */
+}
+
+static void test_job_create(void **state)
+{
+	struct ctx *c = *state;
+	struct snap_create_opts o = { .name = "s1" };
+	struct qc_error *err = NULL;
+
+	c->q.jobs = true;
+	assert_int_equal(snap_create(&c->sctx, &c->disk, 1, &o, &err), 0);
+	assert_null(err);
+	assert_int_equal(c->q.nlines, 1);
+	assert_string_equal(c->q.lines[0], "snapshot-save s1");
+	assert_true(c->q.saved);
+	assert_string_equal(c->q.job_id, "");
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_create_savevm), T(test_create_savevm_error), T(test_delete_delvm),
-		T(test_revert_loadvm), T(test_create_interrupted),  T(test_create_interrupted_before),
+		T(test_create_savevm), T(test_create_savevm_error),    T(test_delete_delvm),
+		T(test_revert_loadvm), T(test_create_interrupted),     T(test_create_interrupted_before),
+		T(test_job_create),    T(test_job_create_interrupted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
