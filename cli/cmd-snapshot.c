@@ -57,8 +57,10 @@ static const char usage[] =
 	"  -v, --verbose          print every QMP message on stderr\n"
 	"  -h, --help             show this help\n"
 	"\n"
-	"Ctrl-C while a snapshot is being saved cancels the job: the VM keeps running and\n"
-	"no half snapshot is left.\n";
+	"-t bounds each QMP reply, not a job: a longer save runs to its end.\n"
+	"Ctrl-C (SIGINT, SIGTERM, SIGHUP) during create never leaves the snapshot: QEMU\n"
+	"finishes a save before it sees the cancel, so the snapshot just made is deleted\n"
+	"again (exit 1, \"interrupted: snapshot NAME removed\"); the VM keeps running.\n";
 
 struct snap_opts {
 	bool disk_only, force, paused, force_share;

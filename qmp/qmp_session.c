@@ -51,6 +51,7 @@ struct qmp_subscription {
 	TAILQ_ENTRY(qmp_subscription) link;
 	char *name; /* NULL: all events */
 	qmp_event_fn fn;
+	qmp_state_fn close_fn; /* set: a close watcher, not an event subscriber */
 	void *opaque;
 	bool dead;
 };
@@ -271,9 +272,23 @@ static struct cmd *find_wire(struct qmp_session *s, uint64_t id)
 	return NULL;
 }
 
-static void dispatch_event(struct qmp_session *s, struct json_object *msg, const char *name)
+static void reap_subs(struct qmp_session *s)
 {
 	struct qmp_subscription *sub, *next;
+
+	for (sub = TAILQ_FIRST(&s->subs); sub; sub = next) {
+		next = TAILQ_NEXT(sub, link);
+		if (sub->dead) {
+			TAILQ_REMOVE(&s->subs, sub, link);
+			free(sub->name);
+			free(sub);
+		}
+	}
+}
+
+static void dispatch_event(struct qmp_session *s, struct json_object *msg, const char *name)
+{
+	struct qmp_subscription *sub;
 
 	if (!strcmp(name, "COMMAND_DROPPED")) {
 		/* QEMU's queue was full: that command will never be answered. */
@@ -294,22 +309,35 @@ static void dispatch_event(struct qmp_session *s, struct json_object *msg, const
 	}
 	s->dispatching_events++;
 	TAILQ_FOREACH(sub, &s->subs, link) {
-		if (sub->dead || (sub->name && strcmp(sub->name, name)))
+		if (sub->dead || sub->close_fn || (sub->name && strcmp(sub->name, name)))
 			continue;
 		sub->fn(sub->opaque, name, msg);
 		if (s->free_me)
 			break;
 	}
-	if (--s->dispatching_events == 0) {
-		for (sub = TAILQ_FIRST(&s->subs); sub; sub = next) {
-			next = TAILQ_NEXT(sub, link);
-			if (sub->dead) {
-				TAILQ_REMOVE(&s->subs, sub, link);
-				free(sub->name);
-				free(sub);
-			}
-		}
+	if (--s->dispatching_events == 0)
+		reap_subs(s);
+}
+
+/* Tells the close watchers, once every pending command has failed. */
+static void notify_close(struct qmp_session *s)
+{
+	struct qmp_subscription *sub;
+
+	s->dispatching_events++;
+	TAILQ_FOREACH(sub, &s->subs, link) {
+		qmp_state_fn fn = sub->close_fn;
+
+		if (sub->dead || !fn)
+			continue;
+		sub->close_fn = NULL; /* once */
+		sub->dead = true;
+		fn(sub->opaque, QMP_SESSION_CLOSED, s->error);
+		if (s->free_me)
+			break;
 	}
+	if (--s->dispatching_events == 0)
+		reap_subs(s);
 }
 
 static void caps_reply(struct qmp_session *s, struct json_object *msg)
@@ -488,7 +516,6 @@ static void tr_close(void *opaque, const struct qc_error *cause)
 /* Takes err.  Ends the connection and fails everything pending. */
 static void session_fail(struct qmp_session *s, struct qc_error *err)
 {
-	struct cmd_list dead = TAILQ_HEAD_INITIALIZER(dead);
 	struct cmd *c;
 
 	if (s->state == QMP_SESSION_CLOSED) {
@@ -500,14 +527,13 @@ static void session_fail(struct qmp_session *s, struct qc_error *err)
 	s->error = err;
 	if (s->tr)
 		qmp_transport_close(s->tr);
-	TAILQ_CONCAT(&dead, &s->wire, link);
-	TAILQ_CONCAT(&dead, &s->queue, link);
-	s->n_queue = s->n_wire_inband = 0;
 	session_set_state(s, QMP_SESSION_CLOSED);
-	while ((c = TAILQ_FIRST(&dead))) {
+	/* One at a time off the session's own lists, so that a callback can
+	 * still cancel the commands that have not failed yet. */
+	while ((c = TAILQ_FIRST(&s->wire)) || (c = TAILQ_FIRST(&s->queue))) {
 		struct qc_error *cerr = NULL;
 
-		TAILQ_REMOVE(&dead, c, link);
+		unlink_cmd(s, c);
 		if (c->fn) {
 			qc_error_set(&cerr, "%s (while waiting for the reply to '%s')", err->msg, c->name);
 			cerr->errnum = err->errnum;
@@ -515,6 +541,8 @@ static void session_fail(struct qmp_session *s, struct qc_error *err)
 		complete(s, c, NULL, cerr);
 		qc_error_free(cerr);
 	}
+	if (!s->free_me)
+		notify_close(s);
 }
 
 static void on_greeting_timeout(evutil_socket_t fd, short what, void *arg)
@@ -697,6 +725,11 @@ enum qmp_session_state qmp_session_state(const struct qmp_session *s)
 	return s->state;
 }
 
+struct event_base *qmp_session_base(const struct qmp_session *s)
+{
+	return s->base;
+}
+
 struct json_object *qmp_session_greeting(const struct qmp_session *s)
 {
 	return s->greeting;
@@ -829,6 +862,16 @@ struct qmp_subscription *qmp_session_subscribe(struct qmp_session *s, const char
 
 	sub->name = name ? qc_strdup(name) : NULL;
 	sub->fn = fn;
+	sub->opaque = opaque;
+	TAILQ_INSERT_TAIL(&s->subs, sub, link);
+	return sub;
+}
+
+struct qmp_subscription *qmp_session_watch_close(struct qmp_session *s, qmp_state_fn fn, void *opaque)
+{
+	struct qmp_subscription *sub = qc_calloc(1, sizeof(*sub));
+
+	sub->close_fn = fn;
 	sub->opaque = opaque;
 	TAILQ_INSERT_TAIL(&s->subs, sub, link);
 	return sub;

@@ -79,6 +79,8 @@ int qmp_session_attach_fd(struct qmp_session *s, int fd, struct qc_error **errp)
 void qmp_session_close(struct qmp_session *s);
 
 enum qmp_session_state qmp_session_state(const struct qmp_session *s);
+/* The event loop the session runs on (for timers of the layers above). */
+struct event_base *qmp_session_base(const struct qmp_session *s);
 const char *qmp_session_state_name(enum qmp_session_state state);
 /* The "QMP" member of the greeting, or NULL before it came. */
 struct json_object *qmp_session_greeting(const struct qmp_session *s);
@@ -107,5 +109,9 @@ bool qmp_session_cancel(struct qmp_session *s, uint64_t id);
 struct qmp_subscription *qmp_session_subscribe(struct qmp_session *s, const char *name, qmp_event_fn fn,
 					       void *opaque);
 void qmp_session_unsubscribe(struct qmp_session *s, struct qmp_subscription *sub);
+/* fn is called once when the session closes, after every pending command
+ * has failed, with the reason; for users that wait on events alone (a job)
+ * and must hear of the end.  Unsubscribe with qmp_session_unsubscribe. */
+struct qmp_subscription *qmp_session_watch_close(struct qmp_session *s, qmp_state_fn fn, void *opaque);
 
 #endif

@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 
 #include "qc_buf.h"
+#include "qc_op.h"
 
 struct waiter {
 	bool done;
@@ -126,4 +127,27 @@ struct json_object *qmp_sync_execute_ex(struct event_base *base, struct qmp_sess
 		return NULL;
 	}
 	return w.ret;
+}
+
+int qmp_sync_run_op(struct event_base *base, struct qc_op *op, const volatile bool *cancel, struct qc_error **errp)
+{
+	while (!op->finished) {
+		int rc;
+
+		if (cancel && *cancel)
+			qc_op_cancel(op);
+		rc = event_base_loop(base, EVLOOP_ONCE);
+		if (op->finished)
+			break;
+		if (rc < 0 || rc == 1) {
+			/* The operation would never end: nothing to wake us. */
+			qc_error_set(errp, rc < 0 ? "event loop failed" : "nothing left to wait for");
+			return -1;
+		}
+	}
+	if (op->err) {
+		qc_error_propagate(errp, qc_error_copy(op->err));
+		return -1;
+	}
+	return 0;
 }

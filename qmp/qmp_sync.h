@@ -10,6 +10,8 @@
 
 #include "qmp_session.h"
 
+struct qc_op;
+
 /* Creates a session, connects and waits until READY.  Returns NULL with
  * *errp set on failure (no greeting within opts->greeting_timeout_ms means
  * the monitor serves another client; the error says so). */
@@ -27,5 +29,11 @@ struct json_object *qmp_sync_execute(struct event_base *base, struct qmp_session
 struct json_object *qmp_sync_execute_ex(struct event_base *base, struct qmp_session *s, const char *cmd,
 					struct json_object *args, const int *fds, size_t nfds, unsigned timeout_ms,
 					struct qc_error **errp);
+
+/* Runs the loop until op (already started) is done; returns 0, or -1 with
+ * *errp set to the operation's error.  When cancel is given and becomes
+ * true (set by a signal event on the same base, say), the operation is
+ * asked to cancel, once, and the loop runs on until it ends. */
+int qmp_sync_run_op(struct event_base *base, struct qc_op *op, const volatile bool *cancel, struct qc_error **errp);
 
 #endif

@@ -1,10 +1,8 @@
 /*
  * snap: listing and the create/delete/revert operations.
  *
- * A job (snapshot-save/-load/-delete) is followed as a small state machine
- * fed by JOB_STATUS_CHANGE events: created -> running -> waiting ->
- * pending -> concluded (or aborting -> concluded on failure), then its
- * error is read from query-jobs and it is dismissed.
+ * A job (snapshot-save/-load/-delete) runs on qmp_job (snap_job.c), which
+ * follows it from its start to its dismissal and reads its error.
  */
 #include "snap.h"
 
@@ -25,9 +23,9 @@
 #include "qmp_qsd.h"
 #include "qmp_session.h"
 #include "qmp_sync.h"
+#include "snap_job.h"
 
 #define DEFAULT_TIMEOUT_MS 30000u
-#define PROGRESS_MS 250
 
 static unsigned timeout_of(const struct snap_ctx *ctx)
 {
@@ -391,157 +389,12 @@ void snap_list_free(struct snap_list *list)
 
 /* ---- jobs ---------------------------------------------------------------------- */
 
-enum job_state {
-	JOB_SUBMITTED, /* command sent, no event yet */
-	JOB_ACTIVE,    /* created / running / waiting / pending / aborting ... */
-	JOB_CONCLUDED,
-	JOB_GONE, /* the session closed under us */
-};
-
-struct job {
-	struct snap_ctx *ctx;
-	char id[64];
-	enum job_state state;
-	char status[32]; /* QEMU's last JOB_STATUS_CHANGE status */
-	bool cancel_asked; /* job-cancel sent */
-	bool cancel_sent;  /* ... and accepted */
-	bool progress_pending;
-};
-
-/* The one place the job's state moves. */
-static void job_set_state(struct job *j, const char *status)
+/* Runs cmd (a job; args get the job-id) to its end on qmp_job (snap_job.c).
+ * The job is dismissed whatever happened; its error, if any, becomes *errp. */
+static int run_job(struct snap_ctx *ctx, const char *cmd, struct json_object *args, bool cancellable,
+		   struct qc_error **errp)
 {
-	snprintf(j->status, sizeof(j->status), "%s", status);
-	if (!strcmp(status, "concluded") || !strcmp(status, "null"))
-		j->state = JOB_CONCLUDED;
-	else
-		j->state = JOB_ACTIVE;
-}
-
-static void job_event(void *opaque, const char *name, struct json_object *event)
-{
-	struct job *j = opaque;
-	struct json_object *data = json_object_object_get(event, "data");
-	const char *id = jstr(data, "id"), *status = jstr(data, "status");
-
-	(void)name;
-	if (id && status && !strcmp(id, j->id))
-		job_set_state(j, status);
-}
-
-static void job_progress_reply(void *opaque, struct json_object *ret, const struct qc_error *err)
-{
-	struct job *j = opaque;
-
-	j->progress_pending = false;
-	if (err || !ret || !j->ctx->progress)
-		return;
-	for (size_t i = 0; i < json_object_array_length(ret); i++) {
-		struct json_object *info = json_object_array_get_idx(ret, i);
-
-		if (jstr(info, "id") && !strcmp(jstr(info, "id"), j->id))
-			j->ctx->progress(j->ctx->progress_opaque, (uint64_t)jint(info, "current-progress"),
-					 (uint64_t)jint(info, "total-progress"));
-	}
-}
-
-static void job_tick(evutil_socket_t fd, short what, void *arg)
-{
-	struct job *j = arg;
-
-	(void)fd;
-	(void)what;
-	if (j->state == JOB_ACTIVE && j->ctx->progress && !j->progress_pending &&
-	    qmp_session_state(j->ctx->s) == QMP_SESSION_READY &&
-	    qmp_session_execute(j->ctx->s, "query-jobs", NULL, 0, NULL, 0, 0, job_progress_reply, j, NULL))
-		j->progress_pending = true;
-}
-
-/* Runs cmd (a job; args get the job-id) to its end.  The job is dismissed
- * whatever happened; its error, if any, becomes *errp. */
-static int run_job(struct snap_ctx *ctx, const char *cmd, struct json_object *args, struct qc_error **errp)
-{
-	static unsigned serial;
-	struct job j = { .ctx = ctx, .state = JOB_SUBMITTED };
-	struct qmp_subscription *sub;
-	struct json_object *ret, *jobs;
-	struct timeval tv = { 0, PROGRESS_MS * 1000 };
-	struct event *tick;
-	struct qc_error *err = NULL;
-	int rc = 0;
-
-	snprintf(j.id, sizeof(j.id), "qmpctl-%s-%d-%u", cmd, (int)getpid(), ++serial);
-	json_object_object_add(args, "job-id", json_object_new_string(j.id));
-	sub = qmp_session_subscribe(ctx->s, "JOB_STATUS_CHANGE", job_event, &j);
-	/* No timeout: QEMU may answer only once the whole save is done (it
-	 * holds its main loop meanwhile); Ctrl-C or QEMU's end stops the wait. */
-	ret = qmp_sync_execute_ex(ctx->base, ctx->s, cmd, args, NULL, 0, UINT32_MAX, errp);
-	if (!ret) {
-		qmp_session_unsubscribe(ctx->s, sub);
-		return -1;
-	}
-	json_object_put(ret);
-	if (j.state == JOB_SUBMITTED)
-		j.state = JOB_ACTIVE;
-	tick = event_new(ctx->base, -1, EV_PERSIST, job_tick, &j);
-	event_add(tick, &tv);
-	while (j.state != JOB_CONCLUDED) {
-		if (qmp_session_state(ctx->s) != QMP_SESSION_READY) {
-			j.state = JOB_GONE;
-			break;
-		}
-		if (ctx->cancel && *ctx->cancel && !j.cancel_asked) {
-			struct json_object *a = json_object_new_object();
-
-			json_object_object_add(a, "id", json_object_new_string(j.id));
-			j.cancel_asked = true;
-			ret = qmp_sync_execute(ctx->base, ctx->s, "job-cancel", a, &err);
-			/* A job that has just finished cannot be cancelled: its
-			 * outcome stands and is reported as it is. */
-			j.cancel_sent = ret != NULL;
-			json_object_put(ret);
-			qc_error_free(err);
-			err = NULL;
-			continue;
-		}
-		if (event_base_loop(ctx->base, EVLOOP_ONCE) < 0)
-			break;
-	}
-	event_free(tick);
-	qmp_session_unsubscribe(ctx->s, sub);
-	if (j.state != JOB_CONCLUDED) {
-		const struct qc_error *why = qmp_session_error(ctx->s);
-
-		qc_error_set(errp, "QEMU went away while '%s' ran%s%s", cmd, why ? ": " : "", why ? why->msg : "");
-		return -1;
-	}
-	/* The job's outcome, then dismiss it. */
-	jobs = qmp_sync_execute(ctx->base, ctx->s, "query-jobs", NULL, errp);
-	if (!jobs)
-		return -1;
-	for (size_t i = 0; i < json_object_array_length(jobs); i++) {
-		struct json_object *info = json_object_array_get_idx(jobs, i);
-
-		if (!jstr(info, "id") || strcmp(jstr(info, "id"), j.id))
-			continue;
-		if (jstr(info, "error")) {
-			if (j.cancel_sent)
-				qc_error_set(errp, "cancelled (%s)", jstr(info, "error"));
-			else
-				qc_error_set(errp, "%s", jstr(info, "error"));
-			rc = -1;
-		} else if (j.cancel_asked) {
-			ctx->cancel_too_late = true;
-		}
-	}
-	json_object_put(jobs);
-	{
-		struct json_object *a = json_object_new_object();
-
-		json_object_object_add(a, "id", json_object_new_string(j.id));
-		json_object_put(qmp_sync_execute(ctx->base, ctx->s, "job-dismiss", a, rc ? NULL : errp));
-	}
-	return rc;
+	return snap_job_run(ctx, cmd, args, cancellable, errp);
 }
 
 /* ---- helpers for the operations ------------------------------------------------ */
@@ -688,6 +541,57 @@ static int offline(struct snap_ctx *ctx, struct snap_disk *disks, const size_t *
 
 /* ---- the operations ------------------------------------------------------------ */
 
+/* A create interrupted (Ctrl-C) while QEMU saved: QEMU 7.2 holds its main
+ * loop for the whole save, so the cancel often comes too late and the
+ * snapshot exists whatever the job said.  Look at the disks and delete
+ * what was made, so that an interrupt never leaves one behind.  Always
+ * returns -1, with *errp saying what became of it. */
+static int undo_interrupted(struct snap_ctx *ctx, const char *const *nodes, size_t k, const char *name,
+			    struct qc_error **errp)
+{
+	struct snap_disk *now = NULL;
+	struct qc_error *err = NULL;
+	size_t n = 0;
+	bool made = false;
+
+	qc_error_free(errp ? *errp : NULL);
+	if (errp)
+		*errp = NULL;
+	if (snap_disks_live(ctx, NULL, &now, &n, &err) < 0) {
+		qc_error_set(errp, "interrupted: cannot tell whether snapshot %s was made: %s", name, err->msg);
+		qc_error_free(err);
+		return -1;
+	}
+	for (size_t d = 0; d < n; d++)
+		for (size_t i = 0; i < k; i++)
+			if (now[d].node && nodes[i] && !strcmp(now[d].node, nodes[i]) && disk_has(&now[d], name))
+				made = true;
+	snap_disks_free(now, n);
+	if (!made) {
+		qc_error_set(errp, "interrupted: snapshot %s not created", name);
+		return -1;
+	}
+	if (has_command(ctx, "snapshot-delete")) {
+		struct json_object *args = json_object_new_object();
+
+		json_object_object_add(args, "tag", json_object_new_string(name));
+		json_object_object_add(args, "devices", str_array(nodes, k));
+		run_job(ctx, "snapshot-delete", args, false, &err);
+	} else {
+		char *line = qc_asprintf("delvm %s", name);
+
+		hmp(ctx, line, &err);
+		free(line);
+	}
+	if (err) {
+		qc_error_set(errp, "interrupted: snapshot %s was made but could not be removed: %s", name, err->msg);
+		qc_error_free(err);
+	} else {
+		qc_error_set(errp, "interrupted: snapshot %s removed", name);
+	}
+	return -1;
+}
+
 int snap_create(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const struct snap_create_opts *o,
 		struct qc_error **errp)
 {
@@ -770,6 +674,10 @@ int snap_create(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const s
 		rc = offline(ctx, disks, idx, k, true, o->name, errp);
 		goto fail_after_delete;
 	}
+	if (snap_interrupted(ctx)) {
+		qc_error_set(errp, "interrupted: snapshot %s not created", o->name);
+		goto out;
+	}
 	nodes = qc_calloc(k, sizeof(*nodes));
 	for (size_t i = 0; i < k; i++)
 		nodes[i] = disks[idx[i]].node;
@@ -781,13 +689,15 @@ int snap_create(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const s
 		json_object_object_add(args, "tag", json_object_new_string(o->name));
 		json_object_object_add(args, "vmstate", json_object_new_string(disks[vmstate].node));
 		json_object_object_add(args, "devices", str_array(nodes, k));
-		rc = run_job(ctx, "snapshot-save", args, errp);
+		rc = run_job(ctx, "snapshot-save", args, true, errp);
 	} else {
 		char *line = qc_asprintf("savevm %s", o->name);
 
 		rc = hmp(ctx, line, errp);
 		free(line);
 	}
+	if (snap_interrupted(ctx))
+		rc = undo_interrupted(ctx, nodes, k, o->name, errp);
 fail_after_delete:
 	if (rc < 0 && exists.len)
 		qc_error_prepend(errp, "the old snapshot '%s' was deleted (on %s) before the new save, which failed",
@@ -834,7 +744,7 @@ int snap_delete(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const c
 
 		json_object_object_add(args, "tag", json_object_new_string(name));
 		json_object_object_add(args, "devices", str_array(nodes, k));
-		rc = run_job(ctx, "snapshot-delete", args, errp);
+		rc = run_job(ctx, "snapshot-delete", args, true, errp);
 	} else {
 		char *line = qc_asprintf("delvm %s", name);
 
@@ -943,7 +853,7 @@ int snap_revert(struct snap_ctx *ctx, struct snap_disk *disks, size_t n, const c
 		json_object_object_add(args, "tag", json_object_new_string(name));
 		json_object_object_add(args, "vmstate", json_object_new_string(disks[vmstate].node));
 		json_object_object_add(args, "devices", str_array(nodes, k));
-		rc = run_job(ctx, "snapshot-load", args, errp);
+		rc = run_job(ctx, "snapshot-load", args, true, errp);
 	} else {
 		char *line = qc_asprintf("loadvm %s", name);
 

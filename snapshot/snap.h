@@ -71,8 +71,10 @@ struct snap_ctx {
 	/* Called while a job runs with QEMU's progress figures. */
 	void (*progress)(void *opaque, uint64_t current, uint64_t total);
 	void *progress_opaque;
-	/* Set (e.g. by a SIGINT handler on the same loop) to cancel a running
-	 * job; the operation then fails with "cancelled". */
+	/* Set by an event on the same loop (a signal event: the loop must
+	 * wake) to cancel: a running job gets job-cancel; a create that QEMU
+	 * finished anyway is deleted again ("interrupted: snapshot NAME
+	 * removed").  The operation then fails. */
 	const volatile bool *cancel;
 	/* Out: a cancel came after QEMU had finished the job (it stands). */
 	bool cancel_too_late;

@@ -185,14 +185,11 @@ qemu_start "$VM" -m 512 \
 assert_exit 0 --limit $((30 * SLOW)) qmpctl qmp "$VM" query-status
 # The first save into a fresh image is quick; later ones pay the throttle (about 4 s).
 assert_exit 0 --limit $((60 * SLOW)) qmpctl -t 60 snapshot create "$VM" warm
-run --limit $((60 * SLOW)) qmpctl -t 1 snapshot create "$VM" slow
-if ((RC == 1)); then
-	assert_match "$ERR" '^qmpctl: .*(timed out|timeout)' "a clear message"
-elif ((RC != 0)); then
-	fail "create -t 1: exit $RC (stderr: $ERR)"
-fi
-note "create -t 1: exit $RC after $ELAPSED_MS ms"
-# Whatever qmpctl said, once QEMU is done the list and the image must agree, and no job is left.
+# -t bounds each QMP reply, not the job: the save runs to its end and is reported as made.
+assert_exit 0 --limit $((60 * SLOW)) qmpctl -t 1 snapshot create "$VM" slow
+note "create -t 1: exit 0 after $ELAPSED_MS ms"
+assert_contains "$OUT" "Domain snapshot slow created" "says created"
+assert_eq "warm slow" "$(snaps "$S")" "the slow snapshot exists (qemu-img)"
 assert_exit 0 --limit $((60 * SLOW)) qmpctl -t 60 snapshot list --json "$VM"
 assert_eq "$(snaps "$S")" "$(jq -r 'map(.name) | join(" ")' <<<"$OUT")" "the list tells the truth (qemu-img)"
 assert_exit 0 qmpctl --json qmp "$VM" query-jobs
@@ -210,22 +207,28 @@ wait_for_match "$T/int.err" '"event": ?"STOP"' $((20 * SLOW)) "the save did not 
 kill -INT "$pid"
 bg_wait "$pid" $((20 * SLOW))
 msg=$(grep -v '^\[' "$T/int.err" || true)
+# Whenever the signal lands in the save, the promise is the same: the snapshot is removed again.
+assert_eq 1 "$BG_RC" "exit status after SIGINT (stderr: $msg)"
+assert_eq "qmpctl: interrupted: snapshot c removed" "$(grep '^qmpctl: ' <<<"$msg")" "says it was removed"
+assert_not_contains "$(cat "$T/int.out")" "created" "no success claimed"
+assert_eq "" "$(snaps "$C")" "no snapshot on the disk (qemu-img)"
 assert_exit 0 qmpctl --json snapshot list "$VM"
-list=$OUT
-on_disk=$(snaps "$C")
-assert_eq "$on_disk" "$(jq -r 'map(.name) | join(" ")' <<<"$list")" "the list tells the truth (qemu-img)"
-if ((BG_RC == 1)); then
-	note "qmpctl says: $msg"
-	assert_match "$msg" '^qmpctl: .*cancel' "exit 1 means cancelled"
-	assert_eq "" "$on_disk" "cancelled: no snapshot on the disk"
-elif ((BG_RC == 0)); then
-	note "the save completed before the signal was handled"
-	assert_contains "$(cat "$T/int.out")" "created" "exit 0 says created"
-	assert_eq "c" "$on_disk" "completed: the snapshot exists"
-	assert_json "$list" '.[0].consistent and .[0]."vm-state-size" > 0' "completed: a whole snapshot"
-else
-	fail "qmpctl exited $BG_RC after SIGINT (stderr: $msg)"
-fi
+assert_json "$OUT" 'length == 0' "none listed"
+get_status
+assert_eq "running" "$STATUS" "the VM still runs"
+assert_exit 0 qmpctl --json qmp "$VM" query-jobs
+assert_json "$OUT" 'length == 0' "no job left behind"
+
+note "SIGTERM during a save: the same promise"
+bg_start "$T/term.out" "$T/term.err" qmpctl -v snapshot create "$VM" t
+pid=$BG_PID
+wait_for_match "$T/term.err" '"event": ?"STOP"' $((20 * SLOW)) "the save did not start"
+kill -TERM "$pid"
+bg_wait "$pid" $((20 * SLOW))
+msg=$(grep -v '^\[' "$T/term.err" || true)
+assert_eq 1 "$BG_RC" "exit status after SIGTERM (stderr: $msg)"
+assert_eq "qmpctl: interrupted: snapshot t removed" "$(grep '^qmpctl: ' <<<"$msg")" "says it was removed"
+assert_eq "" "$(snaps "$C")" "no snapshot on the disk (qemu-img)"
 get_status
 assert_eq "running" "$STATUS" "the VM still runs"
 assert_exit 0 qmpctl --json qmp "$VM" query-jobs
