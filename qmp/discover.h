@@ -12,8 +12,11 @@
  * or network access, and at most DISCOVER_MAX_XML bytes each.  A file that
  * cannot be used becomes a warning in the list, not an error.
  *
- * Nothing here talks QMP; discover_live.c adds what a running VM's
- * monitor says.  Nothing here prints.
+ * Modules, each calling only those below it: discover_cmdline (QEMU
+ * command lines), discover_xml (domain and status files), discover (the
+ * /proc scan and the merge), discover_live (what a running VM's monitor
+ * says, as pure functions over QMP replies).  Nothing here talks QMP itself
+ * and nothing prints.
  */
 #ifndef DISCOVER_H
 #define DISCOVER_H
@@ -106,16 +109,9 @@ int discover_parse_domain(const char *xml, size_t len, const char *filename, str
  * running <domain> inside. */
 int discover_parse_status(const char *xml, size_t len, const char *filename, struct disc_vm *vm,
 			  struct qc_error **errp);
-/* A QEMU command line (argv as in /proc/PID/cmdline). */
-int discover_parse_cmdline(char *const argv[], int argc, struct disc_vm *vm, struct qc_error **errp);
 void discover_vm_clear(struct disc_vm *vm);
 
 const char *discover_state_name(enum disc_state state); /* "running", "shut off", ... */
-
-/* QEMU option strings: splits "a=b,c=d" honouring ",," as an escaped comma.
- * Returns the value of key (newly allocated) or NULL.  A first element
- * without '=' is returned for key == NULL ("socket" in "socket,id=x"). */
-char *discover_qemu_opt(const char *opts, const char *key);
 
 /* ---- the live view (discover_live.c): pure functions over QMP replies ---- */
 

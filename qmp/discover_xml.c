@@ -20,9 +20,10 @@
 #include <libxml/tree.h>
 
 #include "discover.h"
+#include "discover_cmdline.h"
 #include "qc_buf.h"
 
-#define QEMU_NS "http://libvirt.org/schemas/domain/qemu/1.0"
+#define QEMU_NS	       "http://libvirt.org/schemas/domain/qemu/1.0"
 #define LIBXML2_SONAME "libxml2.so.2"
 
 static struct {
@@ -173,12 +174,13 @@ static char *source_of(const xmlNode *src, const char *type)
 	}
 	if (!strcmp(type, "nvme")) {
 		xmlNode *a = child(src, "address");
-		char *dom = attr(a, "domain"), *bus = attr(a, "bus"), *slot = attr(a, "slot"), *fn = attr(a, "function");
+		char *dom = attr(a, "domain"), *bus = attr(a, "bus"), *slot = attr(a, "slot"),
+		     *fn = attr(a, "function");
 		char *ns = attr(src, "namespace");
 
 		if (a)
-			s = qc_asprintf("nvme://%s:%s:%s.%s/%s", dom ? dom : "0x0000", bus ? bus : "?", slot ? slot : "?",
-					fn ? fn : "0", ns ? ns : "1");
+			s = qc_asprintf("nvme://%s:%s:%s.%s/%s", dom ? dom : "0x0000", bus ? bus : "?",
+					slot ? slot : "?", fn ? fn : "0", ns ? ns : "1");
 		free(dom);
 		free(bus);
 		free(slot);
@@ -259,15 +261,8 @@ static void parse_qemu_commandline(const xmlNode *domain, struct disc_vm *vm)
 			argv[argc++] = v;
 		}
 		argv[argc] = NULL;
-		{
-			struct disc_vm extra = { 0 };
-
-			if (discover_parse_cmdline(argv, argc, &extra, NULL) == 0 && extra.qmp && !vm->qmp) {
-				vm->qmp = extra.qmp;
-				extra.qmp = NULL;
-			}
-			discover_vm_clear(&extra);
-		}
+		if (!vm->qmp)
+			vm->qmp = discover_cmdline_qmp(argv, argc);
 		for (int i = 0; i < argc; i++)
 			free(argv[i]);
 		free(argv);
@@ -339,7 +334,7 @@ static xmlDoc *read_doc(const char *xml, size_t len, const char *filename, struc
 	lx.set_error_func(NULL, silence);
 	lx.reset_error();
 	doc = lx.read_memory(xml, (int)len, filename, "UTF-8",
-			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+			     XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
 	if (doc && doc->intSubset && (doc->intSubset->entities || doc->intSubset->pentities)) {
 		lx.free_doc(doc);
 		qc_error_set(errp, "%s: entity declarations are not allowed", filename);
@@ -363,8 +358,7 @@ static xmlDoc *read_doc(const char *xml, size_t len, const char *filename, struc
 	return doc;
 }
 
-int discover_parse_domain(const char *xml, size_t len, const char *filename, struct disc_vm *vm,
-			  struct qc_error **errp)
+int discover_parse_domain(const char *xml, size_t len, const char *filename, struct disc_vm *vm, struct qc_error **errp)
 {
 	xmlDoc *doc = read_doc(xml, len, filename, errp);
 	int rc;
@@ -378,8 +372,7 @@ int discover_parse_domain(const char *xml, size_t len, const char *filename, str
 	return rc;
 }
 
-int discover_parse_status(const char *xml, size_t len, const char *filename, struct disc_vm *vm,
-			  struct qc_error **errp)
+int discover_parse_status(const char *xml, size_t len, const char *filename, struct disc_vm *vm, struct qc_error **errp)
 {
 	xmlDoc *doc = read_doc(xml, len, filename, errp);
 	xmlNode *root;

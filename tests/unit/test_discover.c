@@ -31,6 +31,7 @@
 #include <json-c/json.h>
 
 #include "discover.h"
+#include "discover_cmdline.h"
 
 #ifndef QMPCTL_TEST_DATA_DIR
 #define QMPCTL_TEST_DATA_DIR "tests/data"
