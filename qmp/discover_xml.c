@@ -13,6 +13,7 @@
  * what `qmpctl image info` takes, whether or not XML is read.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,6 +122,47 @@ static char *attr(const xmlNode *n, const char *name)
 	return s;
 }
 
+/* One number of a PCI address attribute, as libvirt reads it ("0x01" or
+ * "1"); false when it is missing, not a number, or above max. */
+static bool pci_number(const char *v, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	if (!v || !*v || *v == '-' || *v == '+')
+		return false;
+	errno = 0;
+	*out = strtoul(v, &end, 0);
+	return !errno && !*end && *out <= max;
+}
+
+/* An NVMe disk's PCI address as virsh domblklist prints it,
+ * nvme://DDDD:BB:SS.F/NAMESPACE.  Values libvirt would refuse are shown as
+ * written rather than guessed at. */
+static char *nvme_source(const xmlNode *src)
+{
+	xmlNode *a = child(src, "address");
+	char *dom = attr(a, "domain"), *bus = attr(a, "bus"), *slot = attr(a, "slot"), *fn = attr(a, "function");
+	char *ns = attr(src, "namespace"), *s = NULL;
+	unsigned long d = 0, b = 0, sl = 0, f = 0;
+
+	if (!a)
+		goto out;
+	/* A missing domain or function is 0, as in libvirt. */
+	if ((!dom || pci_number(dom, 0xffff, &d)) && pci_number(bus, 0xff, &b) && pci_number(slot, 0x1f, &sl) &&
+	    (!fn || pci_number(fn, 7, &f)))
+		s = qc_asprintf("nvme://%04lx:%02lx:%02lx.%lx%s%s", d, b, sl, f, ns ? "/" : "", ns ? ns : "");
+	else
+		s = qc_asprintf("nvme://%s:%s:%s.%s%s%s", dom ? dom : "", bus ? bus : "", slot ? slot : "",
+				fn ? fn : "", ns ? "/" : "", ns ? ns : "");
+out:
+	free(dom);
+	free(bus);
+	free(slot);
+	free(fn);
+	free(ns);
+	return s;
+}
+
 /* The source of a disk or backing store, as virsh shows it. */
 static char *source_of(const xmlNode *src, const char *type)
 {
@@ -172,22 +214,8 @@ static char *source_of(const xmlNode *src, const char *type)
 		free(sock);
 		return qc_buf_steal(&b);
 	}
-	if (!strcmp(type, "nvme")) {
-		xmlNode *a = child(src, "address");
-		char *dom = attr(a, "domain"), *bus = attr(a, "bus"), *slot = attr(a, "slot"),
-		     *fn = attr(a, "function");
-		char *ns = attr(src, "namespace");
-
-		if (a)
-			s = qc_asprintf("nvme://%s:%s:%s.%s/%s", dom ? dom : "0x0000", bus ? bus : "?",
-					slot ? slot : "?", fn ? fn : "0", ns ? ns : "1");
-		free(dom);
-		free(bus);
-		free(slot);
-		free(fn);
-		free(ns);
-		return s;
-	}
+	if (!strcmp(type, "nvme"))
+		return nvme_source(src);
 	/* Unknown types: whatever names a place. */
 	if ((v = attr(src, "file")) || (v = attr(src, "dev")) || (v = attr(src, "path")) || (v = attr(src, "name")))
 		return v;
