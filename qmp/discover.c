@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,7 @@ void discover_vm_clear(struct disc_vm *vm)
 	free(vm->monitor);
 	free(vm->state_detail);
 	free(vm->xml_path);
+	free(vm->not_domain);
 	disks_clear(vm);
 	memset(vm, 0, sizeof(*vm));
 }
@@ -145,21 +147,6 @@ static struct disc_vm *add_vm(struct disc_list *list)
 	vm = &list->vms[list->n++];
 	memset(vm, 0, sizeof(*vm));
 	return vm;
-}
-
-/* The VM that is the same as vm: same name, uuid or pid. */
-static struct disc_vm *same_vm(struct disc_list *list, const struct disc_vm *vm)
-{
-	for (size_t i = 0; i < list->n; i++) {
-		struct disc_vm *o = &list->vms[i];
-
-		if (o == vm)
-			continue;
-		if ((vm->uuid && o->uuid && !strcasecmp(vm->uuid, o->uuid)) || (vm->pid && o->pid == vm->pid) ||
-		    (vm->name && o->name && !strcmp(vm->name, o->name)))
-			return o;
-	}
-	return NULL;
 }
 
 static bool has_suffix(const char *s, const char *suffix)
@@ -336,20 +323,223 @@ static void merge(struct disc_vm *a, struct disc_vm *b)
 	a->sources |= b->sources;
 }
 
-static void dedupe(struct disc_list *list)
-{
-	for (size_t i = 0; i < list->n;) {
-		struct disc_vm *other = same_vm(list, &list->vms[i]);
+static void warnf(struct disc_list *list, const char *fmt, ...) QC_PRINTF(2, 3);
 
-		if (other && other < &list->vms[i]) {
-			merge(other, &list->vms[i]);
-			discover_vm_clear(&list->vms[i]);
-			memmove(&list->vms[i], &list->vms[i + 1], (list->n - i - 1) * sizeof(*list->vms));
-			list->n--;
+static void warnf(struct disc_list *list, const char *fmt, ...)
+{
+	struct qc_error *err = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	qc_error_setv(&err, fmt, ap);
+	va_end(ap);
+	warn(list, err);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
+
+/* UUIDs compare without regard to case (libvirt writes lower case, a hand
+ * written -uuid may not). */
+static bool same_uuid(const char *a, const char *b)
+{
+	return a && b && !strcasecmp(a, b);
+}
+
+/* The same file: the same path, or the same inode by another path. */
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (same_str(a, b))
+		return true;
+	return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* Every disk the process names is one of the domain's: a process with no
+ * disks on its command line contradicts nothing. */
+static bool disks_belong(const struct disc_vm *proc, const struct disc_vm *dom)
+{
+	for (size_t i = 0; i < proc->n_disks; i++) {
+		bool found = false;
+
+		if (!proc->disks[i].source)
+			continue;
+		for (size_t k = 0; k < dom->n_disks && !found; k++)
+			found = same_file(proc->disks[i].source, dom->disks[k].source);
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+static const char *shown_name(const struct disc_vm *vm)
+{
+	return vm->name ? vm->name : "?";
+}
+
+/* Status files join the domain file of their name (libvirt writes
+ * run/NAME.xml for etc/NAME.xml); never one whose uuid differs. */
+static void join_status(struct disc_list *list, bool *gone)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		struct disc_vm *st = &list->vms[i], *to = NULL;
+		size_t n = 0;
+
+		if (st->sources != DISC_SRC_STATUS)
+			continue;
+		for (size_t k = 0; k < list->n; k++) {
+			struct disc_vm *d = &list->vms[k];
+
+			if (gone[k] || !(d->sources & DISC_SRC_XML) || d->sources & DISC_SRC_STATUS ||
+			    !same_str(d->name, st->name))
+				continue;
+			if (d->uuid && st->uuid && !same_uuid(d->uuid, st->uuid)) {
+				warnf(list,
+				      "%s: the status file of '%s' carries uuid %s, its domain file %s carries %s: "
+				      "listed apart",
+				      st->xml_path, shown_name(st), st->uuid, d->xml_path, d->uuid);
+				continue;
+			}
+			n++;
+			if (!to || (same_uuid(d->uuid, st->uuid) && !same_uuid(to->uuid, st->uuid)))
+				to = d;
+		}
+		if (n > 1 && !same_uuid(to->uuid, st->uuid)) {
+			warnf(list, "%s: more than one domain file defines '%s': the status file is listed apart",
+			      st->xml_path, shown_name(st));
 			continue;
 		}
-		i++;
+		if (to) {
+			merge(to, st);
+			gone[i] = true;
+		}
 	}
+}
+
+/* What the process p is, among the domains: the one it runs (returned),
+ * or none.  A process joins a domain only by the status file's pid, by
+ * uuid (and name, when it has both), or, without -uuid, by name when its
+ * disks are the domain's.  A process named like a domain it is not is
+ * marked so and warned about: a name must never lead to another VM's
+ * disks. */
+static struct disc_vm *domain_of(struct disc_list *list, const bool *gone, size_t pi)
+{
+	struct disc_vm *p = &list->vms[pi], *match = NULL, *named = NULL;
+	const char *why = NULL;
+	size_t n = 0;
+
+	for (size_t k = 0; k < list->n; k++) {
+		struct disc_vm *d = &list->vms[k];
+
+		if (k == pi || gone[k] || !(d->sources & (DISC_SRC_XML | DISC_SRC_STATUS)))
+			continue;
+		if (d->pid && d->pid == p->pid)
+			return d; /* libvirt's own record of this process */
+	}
+	for (size_t k = 0; k < list->n; k++) {
+		struct disc_vm *d = &list->vms[k];
+		bool by_name = same_str(d->name, p->name);
+
+		if (k == pi || gone[k] || !(d->sources & (DISC_SRC_XML | DISC_SRC_STATUS)))
+			continue;
+		if (!by_name && !(p->uuid && same_uuid(d->uuid, p->uuid)))
+			continue;
+		if (!named || (by_name && !same_str(named->name, p->name)))
+			named = d;
+		if (d->pid) {
+			why = "another process runs that domain";
+			continue;
+		}
+		if (p->uuid) {
+			if (!same_uuid(d->uuid, p->uuid)) {
+				why = "its -uuid differs";
+				continue;
+			}
+			if (p->name && !by_name) {
+				named = d;
+				why = "it has that domain's uuid but another name";
+				continue;
+			}
+		} else if (!disks_belong(p, d)) {
+			why = "its disks are not the domain's";
+			continue;
+		}
+		if (!match)
+			match = d;
+		n++;
+	}
+	if (n == 1)
+		return match;
+	if (n > 1) {
+		named = match;
+		why = "more than one domain file matches it";
+	}
+	if (named) {
+		free(p->not_domain);
+		p->not_domain = qc_strdup(named->xml_path ? named->xml_path : shown_name(named));
+		warnf(list,
+		      "process %d is named '%s' like the domain in %s but is not that domain (%s): both are "
+		      "listed",
+		      (int)p->pid, shown_name(p), p->not_domain, why);
+	}
+	return NULL;
+}
+
+/* Two domain files are two domains, whatever they carry: a copied file's
+ * uuid or name must not pull another domain's disks into this one. */
+static void check_domain_files(struct disc_list *list)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		const struct disc_vm *a = &list->vms[i];
+
+		if (a->sources != DISC_SRC_XML)
+			continue;
+		for (size_t k = i + 1; k < list->n; k++) {
+			const struct disc_vm *b = &list->vms[k];
+
+			if (b->sources != DISC_SRC_XML)
+				continue;
+			if (same_uuid(a->uuid, b->uuid))
+				warnf(list,
+				      "%s and %s carry the same uuid %s: two domains, listed apart (select them by "
+				      "name)",
+				      a->xml_path, b->xml_path, a->uuid);
+			if (same_str(a->name, b->name))
+				warnf(list, "%s and %s both define the domain '%s': listed apart", a->xml_path,
+				      b->xml_path, a->name);
+		}
+	}
+}
+
+static void dedupe(struct disc_list *list)
+{
+	bool *gone = qc_calloc(list->n ? list->n : 1, sizeof(*gone));
+	size_t out = 0;
+
+	check_domain_files(list);
+	join_status(list, gone);
+	for (size_t i = 0; i < list->n; i++) {
+		struct disc_vm *d;
+
+		if (list->vms[i].sources != DISC_SRC_PROC)
+			continue;
+		d = domain_of(list, gone, i);
+		if (d) {
+			merge(d, &list->vms[i]);
+			gone[i] = true;
+		}
+	}
+	for (size_t i = 0; i < list->n; i++) {
+		if (gone[i])
+			discover_vm_clear(&list->vms[i]);
+		else
+			list->vms[out++] = list->vms[i];
+	}
+	list->n = out;
+	free(gone);
 }
 
 int discover_scan(const struct disc_opts *opts, struct disc_list *list, struct qc_error **errp)
@@ -375,18 +565,72 @@ int discover_scan(const struct disc_opts *opts, struct disc_list *list, struct q
 	return 0;
 }
 
-struct disc_vm *discover_find(struct disc_list *list, const char *what)
+static bool names(const struct disc_vm *vm, const char *what, bool numeric, long pid)
+{
+	return same_str(vm->name, what) || same_uuid(vm->uuid, what) || (numeric && pid > 0 && vm->pid == (pid_t)pid);
+}
+
+static size_t count_named(const struct disc_list *list, const char *what)
+{
+	char *end;
+	long pid = strtol(what, &end, 10);
+	size_t n = 0;
+
+	for (size_t i = 0; i < list->n; i++)
+		n += names(&list->vms[i], what, *what && !*end, pid);
+	return n;
+}
+
+/* "domain file F (uuid U)", "process P", ... and what selects it alone. */
+static void describe(struct qc_buf *b, const struct disc_list *list, const struct disc_vm *vm)
+{
+	char pid[24];
+
+	if (vm->sources & DISC_SRC_PROC && !(vm->sources & (DISC_SRC_XML | DISC_SRC_STATUS)))
+		qc_buf_printf(b, "process %d", (int)vm->pid);
+	else
+		qc_buf_printf(b, "%s", vm->xml_path ? vm->xml_path : shown_name(vm));
+	if (vm->not_domain)
+		qc_buf_printf(b, " (not the domain)");
+	snprintf(pid, sizeof(pid), "%d", (int)vm->pid);
+	if (vm->pid && count_named(list, pid) == 1)
+		qc_buf_printf(b, ": select it by pid %s", pid);
+	else if (vm->uuid && count_named(list, vm->uuid) == 1)
+		qc_buf_printf(b, ": select it by uuid %s", vm->uuid);
+	else if (vm->name && count_named(list, vm->name) == 1)
+		qc_buf_printf(b, ": select it by name");
+	else
+		qc_buf_printf(b, ": nothing selects it alone");
+}
+
+struct disc_vm *discover_select(struct disc_list *list, const char *what, struct qc_error **errp)
 {
 	char *end;
 	long pid = strtol(what, &end, 10);
 	bool numeric = *what && !*end;
+	struct disc_vm *found = NULL;
+	struct qc_buf b = { 0 };
+	size_t n = count_named(list, what), k = 0;
 
+	for (size_t i = 0; i < list->n && !found; i++)
+		if (names(&list->vms[i], what, numeric, pid))
+			found = &list->vms[i];
+	if (n <= 1)
+		return found;
+	qc_buf_printf(&b, "'%s' names %zu VMs, not one: ", what, n);
 	for (size_t i = 0; i < list->n; i++) {
-		struct disc_vm *vm = &list->vms[i];
-
-		if ((vm->name && !strcmp(vm->name, what)) || (vm->uuid && !strcasecmp(vm->uuid, what)) ||
-		    (numeric && vm->pid == (pid_t)pid && pid > 0))
-			return vm;
+		if (!names(&list->vms[i], what, numeric, pid))
+			continue;
+		if (k++)
+			qc_buf_append_str(&b, "; ");
+		describe(&b, list, &list->vms[i]);
 	}
+	qc_error_set(errp, "%s", b.data);
+	qc_buf_free(&b);
 	return NULL;
+}
+
+struct disc_vm *discover_find(struct disc_list *list, const char *what)
+{
+	return discover_select(list, what, NULL);
 }

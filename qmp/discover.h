@@ -1,13 +1,20 @@
 /*
  * discover: find VMs, their QMP sockets and disks without libvirtd.
  *
- * Sources, merged into one list (a VM found by several shows once, matched
- * by name, uuid or pid):
+ * Sources, merged into one list (a VM found by several shows once):
  *   - domain XML files directly in libvirt_dir (default /etc/libvirt/qemu);
  *   - libvirt's runtime status files in run_dir (default /run/libvirt/qemu):
  *     a pid that is no longer alive makes the file stale (VM shut off);
  *   - running QEMU processes (proc_dir/N/cmdline, default /proc);
  *   - an explicit socket.
+ * Each domain file is a domain of its own, keyed by its <name>; two files
+ * are never merged (a uuid or name they share is a warning naming both).
+ * A status file joins the domain file of its name (not one whose uuid
+ * differs).  A process joins the domain whose status file has its pid, or
+ * the one with its -uuid (and its -name, when it has both), or, without
+ * -uuid, the one of its -name whose disks include every disk the process
+ * names; a process named like a domain it is not is listed apart, with
+ * not_domain set and a warning.  Processes never merge with each other.
  * XML files are untrusted: parsed with entities never substituted, no DTD
  * or network access, and at most DISCOVER_MAX_XML bytes each.  A file that
  * cannot be used becomes a warning in the list, not an error.
@@ -72,7 +79,9 @@ struct disc_vm {
 	enum disc_state state;
 	char *state_detail; /* QEMU's run state name when known */
 	unsigned sources;   /* enum disc_source bits */
-	char *xml_path;     /* the domain or status file the disks came from */
+	char *xml_path;	    /* the domain or status file the disks came from */
+	char *not_domain;   /* a process named like (or with the uuid of) a domain it is
+			     * not: that domain's file; NULL otherwise */
 	struct disc_disk *disks;
 	size_t n_disks;
 };
@@ -87,9 +96,9 @@ struct disc_list {
 
 struct disc_opts {
 	const char *libvirt_dir; /* NULL: /etc/libvirt/qemu */
-	const char *run_dir;     /* NULL: /run/libvirt/qemu */
-	const char *proc_dir;    /* NULL: /proc */
-	bool no_proc;            /* skip the process scan */
+	const char *run_dir;	 /* NULL: /run/libvirt/qemu */
+	const char *proc_dir;	 /* NULL: /proc */
+	bool no_proc;		 /* skip the process scan */
 };
 
 /* Fills *list (zeroed by the caller, freed with discover_list_free).  A
@@ -98,7 +107,12 @@ struct disc_opts {
 int discover_scan(const struct disc_opts *opts, struct disc_list *list, struct qc_error **errp);
 void discover_list_free(struct disc_list *list);
 
-/* Looks up a VM by name, uuid, or pid (all digits).  NULL when none. */
+/* The one VM that `what` names: by name, uuid, or pid (all digits).  When
+ * it names more than one (two domain files with one uuid, a process named
+ * like a domain it is not), NULL with *errp saying which they are and what
+ * selects each; NULL with *errp untouched when it names none. */
+struct disc_vm *discover_select(struct disc_list *list, const char *what, struct qc_error **errp);
+/* discover_select without the error: NULL when none or several. */
 struct disc_vm *discover_find(struct disc_list *list, const char *what);
 
 /* Parsers, exposed for tests and fuzzing.  They fill *vm (zeroed by the

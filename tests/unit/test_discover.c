@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -253,6 +254,8 @@ static pid_t spawn_sleeper(void)
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		/* Dies with the test even when a failure skips its teardown. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		for (;;)
 			pause();
 	}
@@ -1985,6 +1988,239 @@ static void test_scan_missing_and_hostile(void **state)
 	free(missing);
 }
 
+/* A domain file in dir: NAME, UUID (or NULL) and the files of its disks. */
+static void write_domain(const char *dir, const char *file, const char *name, const char *uuid, ...)
+{
+	char *p = path_join(dir, file), *doc = NULL, *disks = strdup(""), *t;
+	const char *src;
+	unsigned n = 0;
+	va_list ap;
+	int len;
+
+	va_start(ap, uuid);
+	while ((src = va_arg(ap, const char *))) {
+		if (asprintf(&t,
+			     "%s<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+			     "<source file='%s'/><target dev='vd%c' bus='virtio'/></disk>\n",
+			     disks, src, 'a' + n++) < 0)
+			fail_msg("out of memory");
+		free(disks);
+		disks = t;
+	}
+	va_end(ap);
+	len = asprintf(&doc, "<domain type='kvm'>\n  <name>%s</name>\n%s%s%s  <devices>\n%s  </devices>\n</domain>\n",
+		       name, uuid ? "  <uuid>" : "", uuid ? uuid : "", uuid ? "</uuid>\n" : "", disks);
+	assert_true(len > 0);
+	spit(p, doc, (size_t)len);
+	free(doc);
+	free(disks);
+	free(p);
+}
+
+static const struct disc_vm *by_file(const struct disc_list *list, const char *file)
+{
+	for (size_t i = 0; i < list->n; i++)
+		if (list->vms[i].xml_path && strstr(list->vms[i].xml_path, file))
+			return &list->vms[i];
+	fail_msg("no VM from %s", file);
+	return NULL;
+}
+
+static const struct disc_vm *by_pid(const struct disc_list *list, pid_t pid)
+{
+	for (size_t i = 0; i < list->n; i++)
+		if (list->vms[i].pid == pid)
+			return &list->vms[i];
+	fail_msg("no VM with pid %d", (int)pid);
+	return NULL;
+}
+
+static size_t warnings_naming_both(const struct disc_list *list, const char *a, const char *b)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < list->n_warnings; i++)
+		if (strstr(list->warnings[i], a) && strstr(list->warnings[i], b))
+			n++;
+	return n;
+}
+
+#define UUID_TWIN   "7a1c0de0-0000-4000-8000-00000000000a"
+#define FAKE_PID(n) ((pid_t)(1999000 + (n)))
+
+/* Domain files that share a uuid or a name, and processes named like
+ * domains they are not: each is listed on its own, never merged into
+ * another's disks, and a name or uuid that fits several selects none. */
+static void test_scan_conflicts(void **state)
+{
+	char *tmp = make_tmpdir(), *etc = path_join(tmp, "etc"), *run = path_join(tmp, "run");
+	char *proc = path_join(tmp, "proc"), num[32];
+	struct disc_opts o = { .libvirt_dir = etc, .run_dir = run, .proc_dir = proc };
+	struct disc_list list = { 0 };
+	struct qc_error *err = NULL;
+	const struct disc_vm *vm;
+	pid_t twin_b = spawn_sleeper();
+
+	(void)state;
+	mkdir(etc, 0755);
+	mkdir(run, 0755);
+	mkdir(proc, 0755);
+	/* a copied file: same uuid, another name and disk */
+	write_domain(etc, "twin-a.xml", "twin-a", UUID_TWIN, "/img/twin-a.qcow2", NULL);
+	write_domain(etc, "twin-b.xml", "twin-b", UUID_TWIN, "/img/twin-b.qcow2", NULL);
+	{
+		/* twin-b runs under libvirt: its status file and its process */
+		char *p = path_join(run, "twin-b.xml"), *doc = NULL;
+		int n = asprintf(&doc,
+				 "<domstatus state='running' pid='%d'><monitor path='/run/twin-b.mon' type='unix'/>"
+				 "<domain type='kvm' id='7'><name>twin-b</name><uuid>%s</uuid><devices>"
+				 "<disk type='file' device='disk'><source file='/img/twin-b.qcow2'/><target dev='vda'/>"
+				 "<alias name='virtio-disk0'/></disk></devices></domain></domstatus>\n",
+				 (int)twin_b, UUID_TWIN);
+
+		assert_true(n > 0);
+		spit(p, doc, (size_t)n);
+		free(doc);
+		free(p);
+	}
+	write_cmdline(proc, twin_b, "qemu-system-x86_64", "-name", "guest=twin-b,debug-threads=on", "-uuid", UUID_TWIN,
+		      "-blockdev", "{\"driver\":\"file\",\"filename\":\"/img/twin-b.qcow2\",\"node-name\":\"s1\"}",
+		      NULL);
+	/* a shut-off domain with 4 disks and a bare QEMU of its name with 3 others */
+	write_domain(etc, "web.xml", "web", "7a1c0de0-0000-4000-8000-0000000000b1", "/img/web-1.qcow2",
+		     "/img/web-2.qcow2", "/img/web-3.qcow2", "/img/web-4.qcow2", NULL);
+	write_cmdline(proc, FAKE_PID(1), "qemu-system-x86_64", "-name", "web", "-qmp",
+		      "unix:/tmp/bare-web.qmp,server=on,wait=off", "-drive", "file=/img/other-1.qcow2,if=virtio",
+		      "-drive", "file=/img/other-2.qcow2,if=virtio", "-drive", "file=/img/other-3.qcow2,if=virtio",
+		      NULL);
+	/* a bare QEMU of a domain: its name, and its disks are the domain's */
+	write_domain(etc, "db.xml", "db", "7a1c0de0-0000-4000-8000-0000000000c1", "/img/db-1.qcow2", "/img/db-2.qcow2",
+		     NULL);
+	write_cmdline(proc, FAKE_PID(2), "qemu-system-x86_64", "-name", "db", "-drive",
+		      "file=/img/db-2.qcow2,if=virtio", NULL);
+	/* the name of a domain but another -uuid */
+	write_domain(etc, "app.xml", "app", "7a1c0de0-0000-4000-8000-0000000000d1", "/img/app.qcow2", NULL);
+	write_cmdline(proc, FAKE_PID(3), "qemu-system-x86_64", "-name", "app", "-uuid",
+		      "7a1c0de0-0000-4000-8000-0000000000d2", "-drive", "file=/img/app.qcow2,if=virtio", NULL);
+	/* no -name, the domain's uuid (in upper case): that domain */
+	write_domain(etc, "anon.xml", "anon", "7a1c0de0-0000-4000-8000-0000000000e1", "/img/anon.qcow2", NULL);
+	write_cmdline(proc, FAKE_PID(4), "qemu-system-x86_64", "-uuid", "7A1C0DE0-0000-4000-8000-0000000000E1",
+		      "-drive", "file=/img/somewhere-else.qcow2", NULL);
+	/* two files, one <name> */
+	write_domain(etc, "dup1.xml", "dup", "7a1c0de0-0000-4000-8000-0000000000f1", "/img/dup1.qcow2", NULL);
+	write_domain(etc, "dup2.xml", "dup", "7a1c0de0-0000-4000-8000-0000000000f2", "/img/dup2.qcow2", NULL);
+
+	assert_int_equal(discover_scan(&o, &list, &err), 0);
+	assert_null(err);
+	for (size_t i = 0; i < list.n_warnings; i++)
+		print_message("warning: %s\n", list.warnings[i]);
+
+	/* twins: two domains, each with its own disk; twin-b with its status file and process */
+	vm = by_file(&list, "twin-a.xml");
+	check_str(vm->name, "twin-a", "twin-a name");
+	check_sources(vm, DISC_SRC_XML);
+	assert_int_equal(vm->pid, 0);
+	assert_int_equal(vm->n_disks, 1);
+	check_str(vm->disks[0].source, "/img/twin-a.qcow2", "twin-a's disk");
+	vm = by_pid(&list, twin_b);
+	check_str(vm->name, "twin-b", "twin-b name");
+	check_sources(vm, DISC_SRC_XML | DISC_SRC_STATUS | DISC_SRC_PROC);
+	assert_int_equal(vm->n_disks, 1);
+	check_str(vm->disks[0].source, "/img/twin-b.qcow2", "twin-b's disk");
+	check_str(vm->monitor, "/run/twin-b.mon", "twin-b monitor");
+	if (warnings_naming_both(&list, "/twin-a.xml", "/twin-b.xml") != 1)
+		fail_msg("one warning should name both files sharing uuid %s", UUID_TWIN);
+	check_str(discover_find(&list, "twin-a") ? discover_find(&list, "twin-a")->xml_path : NULL,
+		  by_file(&list, "twin-a.xml")->xml_path, "twin-a by name");
+	assert_ptr_equal(discover_find(&list, "twin-b"), by_pid(&list, twin_b));
+	/* the shared uuid selects neither, and says what does */
+	assert_null(discover_select(&list, UUID_TWIN, &err));
+	assert_non_null(err);
+	check_contains(err->msg, "twin-a.xml", "ambiguous uuid names the first file");
+	check_contains(err->msg, "twin-b.xml", "ambiguous uuid names the second file");
+	check_contains(err->msg, "select it by name", "the name selects twin-a");
+	qc_error_free(err);
+	err = NULL;
+
+	/* web: the shut-off domain keeps its 4 disks; the bare QEMU is listed apart with its 3 */
+	vm = by_file(&list, "web.xml");
+	check_sources(vm, DISC_SRC_XML);
+	assert_int_equal(vm->n_disks, 4);
+	assert_int_equal(vm->pid, 0);
+	assert_int_equal(vm->state, DISC_STATE_SHUTOFF);
+	check_str(vm->not_domain, NULL, "the domain is the domain");
+	vm = by_pid(&list, FAKE_PID(1));
+	check_sources(vm, DISC_SRC_PROC);
+	check_str(vm->name, "web", "bare web name");
+	assert_int_equal(vm->n_disks, 3);
+	check_str(vm->qmp, "/tmp/bare-web.qmp", "bare web qmp");
+	check_contains(vm->not_domain, "/web.xml", "the bare web is marked as not the domain");
+	snprintf(num, sizeof(num), "process %d", (int)FAKE_PID(1));
+	if (warnings_naming_both(&list, num, "/web.xml") != 1)
+		fail_msg("one warning should name %s and web.xml", num);
+	assert_null(discover_select(&list, "web", &err));
+	assert_non_null(err);
+	check_contains(err->msg, "'web' names 2 VMs", "ambiguous name");
+	check_contains(err->msg, "/web.xml: select it by uuid 7a1c0de0-0000-4000-8000-0000000000b1", "the domain");
+	snprintf(num, sizeof(num), "select it by pid %d", (int)FAKE_PID(1));
+	check_contains(err->msg, num, "the process");
+	qc_error_free(err);
+	err = NULL;
+	snprintf(num, sizeof(num), "%d", (int)FAKE_PID(1));
+	assert_ptr_equal(discover_select(&list, num, &err), by_pid(&list, FAKE_PID(1)));
+	assert_ptr_equal(discover_select(&list, "7a1c0de0-0000-4000-8000-0000000000b1", &err),
+			 by_file(&list, "web.xml"));
+	assert_null(err);
+
+	/* db: one VM, the domain's two disks */
+	vm = by_file(&list, "db.xml");
+	check_sources(vm, DISC_SRC_XML | DISC_SRC_PROC);
+	assert_int_equal(vm->pid, FAKE_PID(2));
+	assert_int_equal(vm->n_disks, 2);
+	check_str(vm->not_domain, NULL, "db");
+
+	/* app: another uuid, another VM */
+	vm = by_file(&list, "app.xml");
+	check_sources(vm, DISC_SRC_XML);
+	vm = by_pid(&list, FAKE_PID(3));
+	check_sources(vm, DISC_SRC_PROC);
+	check_contains(vm->not_domain, "/app.xml", "app process");
+	snprintf(num, sizeof(num), "process %d", (int)FAKE_PID(3));
+	if (warnings_naming_both(&list, num, "uuid differs") != 1)
+		fail_msg("one warning should say process %d's uuid differs", (int)FAKE_PID(3));
+
+	/* anon: by uuid alone, whatever its disks */
+	vm = by_file(&list, "anon.xml");
+	check_sources(vm, DISC_SRC_XML | DISC_SRC_PROC);
+	assert_int_equal(vm->pid, FAKE_PID(4));
+	check_str(vm->name, "anon", "anon name");
+
+	/* dup: two files, one name: both listed, the name selects neither */
+	check_str(by_file(&list, "dup1.xml")->disks[0].source, "/img/dup1.qcow2", "dup1's disk");
+	check_str(by_file(&list, "dup2.xml")->disks[0].source, "/img/dup2.qcow2", "dup2's disk");
+	if (warnings_naming_both(&list, "/dup1.xml", "/dup2.xml") != 1)
+		fail_msg("one warning should name dup1.xml and dup2.xml");
+	assert_null(discover_select(&list, "dup", &err));
+	assert_non_null(err);
+	check_contains(err->msg, "dup1.xml: select it by uuid 7a1c0de0-0000-4000-8000-0000000000f1", "dup1");
+	check_contains(err->msg, "dup2.xml: select it by uuid 7a1c0de0-0000-4000-8000-0000000000f2", "dup2");
+	qc_error_free(err);
+	err = NULL;
+	assert_null(discover_find(&list, "dup"));
+
+	/* twin-a, twin-b, web x2, db, app x2, anon, dup x2 */
+	assert_int_equal(list.n, 10);
+	/* uuid of the twins, web's process, app's process, dup's name */
+	assert_int_equal(list.n_warnings, 4);
+	discover_list_free(&list);
+	stop_sleeper(twin_b);
+	rm_tree(tmp);
+	free(tmp);
+	free(etc);
+	free(run);
+	free(proc);
+}
+
 static void test_scan_unreadable_dir(void **state)
 {
 	struct scan_env *e = *state;
@@ -2055,6 +2291,7 @@ int main(void)
 		cmocka_unit_test(test_scan_no_proc),
 		cmocka_unit_test(test_scan_libvirtd),
 		cmocka_unit_test(test_scan_missing_and_hostile),
+		cmocka_unit_test(test_scan_conflicts),
 		cmocka_unit_test(test_scan_unreadable_dir),
 	};
 	int failed = cmocka_run_group_tests_name("discover parsers", parsers, NULL, NULL);
