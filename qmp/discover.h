@@ -78,6 +78,8 @@ struct disc_vm {
 	char *monitor; /* libvirt's own monitor socket (status file), or NULL */
 	enum disc_state state;
 	char *state_detail; /* QEMU's run state name when known */
+	const char *reason; /* why state is not QEMU's own answer ("monitor busy"):
+			     * a static string, or NULL */
 	unsigned sources;   /* enum disc_source bits */
 	char *xml_path;	    /* the domain or status file the disks came from */
 	char *not_domain;   /* a process named like (or with the uuid of) a domain it is
@@ -133,6 +135,29 @@ struct json_object;
 
 /* Maps query-status's "status" to a state (running, paused, ...). */
 enum disc_state discover_state_from_qmp(const char *status);
+
+/* How asking a VM's monitor for query-status went. */
+enum disc_probe {
+	DISC_PROBE_ANSWERED, /* QEMU answered: status is its run state */
+	DISC_PROBE_BUSY,     /* QEMU is there but serves another client (no greeting
+			      * in time, or its queue of waiting clients is full) */
+	DISC_PROBE_ABSENT,   /* nobody listens on the socket */
+	DISC_PROBE_FAILED,   /* anything else (refused, an error reply, no reply) */
+	DISC_PROBE_NONE,     /* no socket qmpctl may use */
+};
+
+/* The kind of a probe that did not answer: connected (the connect call
+ * succeeded), greeted (QEMU's greeting arrived) and the failure's errnum. */
+enum disc_probe discover_probe_kind(bool connected, bool greeted, int errnum);
+/* Sets vm's state from a probe, never from a guess: QEMU's answer; for a
+ * monitor that did not answer, libvirt's status file's state of the live
+ * process when there is one, else unknown, with vm->reason saying why;
+ * shut off only when nobody listens and no process is known. */
+void discover_apply_probe(struct disc_vm *vm, enum disc_probe probe, const char *status);
+/* The state as a table shows it: "running", QEMU's own name for other
+ * states, and the reason in parentheses ("unknown (monitor busy)").
+ * Newly allocated. */
+char *discover_state_text(const struct disc_vm *vm);
 /* Folds a query-block reply into vm's disks: disks matched by alias, node
  * name, device or source take the live file, format, node and backing
  * chain (after external snapshots the live file differs from the XML);

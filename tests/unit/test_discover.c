@@ -1402,6 +1402,94 @@ static void test_live_state(void **state)
  * record.  The reply's shape is what QEMU 7.2 answers for libvirt's
  * -blockdev + -device virtio-blk-pci,id=virtio-disk0: "device" is empty and
  * "qdev" is the QOM path of the virtio backend, not the alias. */
+/* A monitor that does not answer gives what is known, never a guess. */
+static void test_live_probe(void **state)
+{
+	struct disc_vm proc = { .pid = 4242, .sources = DISC_SRC_PROC, .state = DISC_STATE_UNKNOWN };
+	struct disc_vm lv = { .pid = 4243, .sources = DISC_SRC_STATUS | DISC_SRC_PROC, .state = DISC_STATE_PAUSED };
+	struct disc_vm cfg = { .sources = DISC_SRC_XML, .state = DISC_STATE_UNKNOWN };
+	char *text;
+
+	(void)state;
+	assert_int_equal(discover_probe_kind(true, false, 0), DISC_PROBE_BUSY);
+	assert_int_equal(discover_probe_kind(false, false, 0), DISC_PROBE_BUSY); /* listen queue full */
+	assert_int_equal(discover_probe_kind(false, false, ECONNREFUSED), DISC_PROBE_ABSENT);
+	assert_int_equal(discover_probe_kind(false, false, ENOENT), DISC_PROBE_ABSENT);
+	assert_int_equal(discover_probe_kind(false, false, EACCES), DISC_PROBE_FAILED);
+	assert_int_equal(discover_probe_kind(true, true, 0), DISC_PROBE_FAILED);
+	assert_int_equal(discover_probe_kind(true, false, ECONNRESET), DISC_PROBE_FAILED);
+
+	/* a bare QEMU whose monitor is held: unknown, and why */
+	discover_apply_probe(&proc, DISC_PROBE_BUSY, NULL);
+	assert_int_equal(proc.state, DISC_STATE_UNKNOWN);
+	text = discover_state_text(&proc);
+	check_str(text, "unknown (monitor busy)", "busy bare QEMU");
+	free(text);
+	/* libvirt's status file of the live process knows the state */
+	discover_apply_probe(&lv, DISC_PROBE_BUSY, NULL);
+	assert_int_equal(lv.state, DISC_STATE_PAUSED);
+	text = discover_state_text(&lv);
+	check_str(text, "paused (monitor busy)", "busy libvirt VM");
+	free(text);
+	/* the answer replaces all of that */
+	discover_apply_probe(&proc, DISC_PROBE_ANSWERED, "inmigrate");
+	assert_int_equal(proc.state, DISC_STATE_OTHER);
+	assert_null(proc.reason);
+	text = discover_state_text(&proc);
+	check_str(text, "inmigrate", "answered");
+	free(text);
+	discover_apply_probe(&proc, DISC_PROBE_NONE, NULL);
+	text = discover_state_text(&proc);
+	check_str(text, "unknown (no QMP socket)", "a process with no socket");
+	free(text);
+	/* a config whose socket nobody listens on is shut off; one we cannot reach is unknown */
+	discover_apply_probe(&cfg, DISC_PROBE_ABSENT, NULL);
+	assert_int_equal(cfg.state, DISC_STATE_SHUTOFF);
+	text = discover_state_text(&cfg);
+	check_str(text, "shut off", "nobody listens");
+	free(text);
+	cfg.state = DISC_STATE_UNKNOWN;
+	discover_apply_probe(&cfg, DISC_PROBE_FAILED, NULL);
+	text = discover_state_text(&cfg);
+	check_str(text, "unknown (no answer from the monitor)", "no answer");
+	free(text);
+	discover_vm_clear(&proc);
+	discover_vm_clear(&lv);
+	discover_vm_clear(&cfg);
+}
+
+/* A bare QEMU's -blockdev disk (no alias, no device id) after an external
+ * snapshot: the same disk, now on the overlay, not a second one. */
+static void test_live_bare_blockdev_snapshot(void **state)
+{
+	char *argv[] = { "qemu-system-x86_64",
+			 "-blockdev",
+			 "{\"driver\":\"file\",\"filename\":\"/img/top.qcow2\",\"node-name\":\"s1\"}",
+			 "-blockdev",
+			 "{\"driver\":\"qcow2\",\"file\":\"s1\",\"node-name\":\"f1\"}",
+			 NULL };
+	struct json_object *blocks = json_tokener_parse(
+		"[{\"device\": \"\", \"qdev\": \"/machine/peripheral/vd0/virtio-backend\", \"removable\": false,"
+		" \"inserted\": {\"file\": \"/img/snap1.qcow2\", \"node-name\": \"snap1\", \"drv\": \"qcow2\", \"ro\": "
+		"false,"
+		" \"image\": {\"filename\": \"/img/snap1.qcow2\", \"backing-image\": {\"filename\": \"/img/top.qcow2\","
+		" \"format\": \"qcow2\"}}}}]");
+	struct disc_vm vm = { 0 };
+
+	(void)state;
+	assert_non_null(blocks);
+	assert_int_equal(discover_parse_cmdline(argv, 5, &vm, NULL), 0);
+	assert_int_equal(vm.n_disks, 1);
+	discover_apply_query_block(&vm, blocks);
+	assert_int_equal(vm.n_disks, 1);
+	check_str(vm.disks[0].source, "/img/snap1.qcow2", "the live file");
+	check_str(vm.disks[0].node, "snap1", "the live node");
+	assert_int_equal(vm.disks[0].n_backing, 1);
+	check_str(vm.disks[0].backing[0].source, "/img/top.qcow2", "the old top under it");
+	json_object_put(blocks);
+	discover_vm_clear(&vm);
+}
+
 static void test_live_after_snapshot(void **state)
 {
 	struct disc_vm vm;
@@ -2281,7 +2369,9 @@ int main(void)
 		cmocka_unit_test(test_cmdline_drives),
 		cmocka_unit_test(test_state_names),
 		cmocka_unit_test(test_live_state),
+		cmocka_unit_test(test_live_probe),
 		cmocka_unit_test(test_live_after_snapshot),
+		cmocka_unit_test(test_live_bare_blockdev_snapshot),
 		cmocka_unit_test(test_live_alias_exact),
 		cmocka_unit_test(test_live_bare_drive),
 	};
