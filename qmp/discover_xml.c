@@ -275,12 +275,13 @@ static void parse_qemu_commandline(const xmlNode *domain, struct disc_vm *vm)
 
 		if (!is_el(n, "commandline") || !n->ns || !n->ns->href || strcmp((const char *)n->ns->href, QEMU_NS))
 			continue;
-		argv = qc_calloc(1, sizeof(*argv));
+		/* Room for argv[0] and the NULL after it, even with no <qemu:arg>. */
+		argv = qc_calloc(2, sizeof(*argv));
 		argv[argc++] = qc_strdup("qemu");
 		for (xmlNode *a = n->children; a; a = a->next) {
 			char *v;
 
-			if (!is_el(a, "arg") || !a->ns || strcmp((const char *)a->ns->href, QEMU_NS))
+			if (!is_el(a, "arg") || !a->ns || !a->ns->href || strcmp((const char *)a->ns->href, QEMU_NS))
 				continue;
 			v = attr(a, "value");
 			if (!v)

@@ -475,6 +475,25 @@ static void test_domain_nvme_addresses(void **state)
 	}
 }
 
+/* <qemu:commandline> with no <qemu:arg> (and an arg in no namespace): no
+ * socket, and nothing written past the argument vector (found by fuzzing;
+ * ASan or valgrind see the write). */
+static void test_domain_empty_commandline(void **state)
+{
+	static const char doc[] =
+		"<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><name>e</name>"
+		"<qemu:commandline/><qemu:commandline><arg value='-qmp'/></qemu:commandline></domain>";
+	struct disc_vm vm = { 0 };
+	struct qc_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(discover_parse_domain(doc, sizeof(doc) - 1, "e.xml", &vm, &err), 0);
+	assert_null(err);
+	check_str(vm.name, "e", "name");
+	check_str(vm.qmp, NULL, "no socket");
+	discover_vm_clear(&vm);
+}
+
 struct qmp_case {
 	const char *file, *name, *qmp;
 };
@@ -2348,6 +2367,7 @@ int main(void)
 	const struct CMUnitTest parsers[] = {
 		cmocka_unit_test(test_domain_all_disk_kinds),
 		cmocka_unit_test(test_domain_nvme_addresses),
+		cmocka_unit_test(test_domain_empty_commandline),
 		cmocka_unit_test(test_domain_qmp_sockets),
 		cmocka_unit_test(test_domain_comments_and_targets),
 		cmocka_unit_test(test_domain_odd_paths),
