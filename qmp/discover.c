@@ -455,12 +455,12 @@ static struct disc_vm *domain_of(struct disc_list *list, const bool *gone, size_
 		}
 		if (p->uuid) {
 			if (!same_uuid(d->uuid, p->uuid)) {
-				why = "its -uuid differs";
+				why = d->uuid ? "its -uuid differs" : "it has a -uuid, the domain file none";
 				continue;
 			}
 			if (p->name && !by_name) {
 				named = d;
-				why = "it has that domain's uuid but another name";
+				why = "its -name is another";
 				continue;
 			}
 		} else if (!disks_belong(p, d)) {
@@ -480,10 +480,16 @@ static struct disc_vm *domain_of(struct disc_list *list, const bool *gone, size_
 	if (named) {
 		free(p->not_domain);
 		p->not_domain = qc_strdup(named->xml_path ? named->xml_path : shown_name(named));
-		warnf(list,
-		      "process %d is named '%s' like the domain in %s but is not that domain (%s): both are "
-		      "listed",
-		      (int)p->pid, shown_name(p), p->not_domain, why);
+		if (same_str(named->name, p->name))
+			warnf(list,
+			      "process %d is named '%s' like the domain in %s but is not that domain (%s): both "
+			      "are listed",
+			      (int)p->pid, shown_name(p), p->not_domain, why);
+		else
+			warnf(list,
+			      "process %d has the uuid %s of the domain in %s but is not that domain (%s): both "
+			      "are listed",
+			      (int)p->pid, p->uuid, p->not_domain, why);
 	}
 	return NULL;
 }

@@ -2213,6 +2213,10 @@ static void test_scan_conflicts(void **state)
 	write_domain(etc, "anon.xml", "anon", "7a1c0de0-0000-4000-8000-0000000000e1", "/img/anon.qcow2", NULL);
 	write_cmdline(proc, FAKE_PID(4), "qemu-system-x86_64", "-uuid", "7A1C0DE0-0000-4000-8000-0000000000E1",
 		      "-drive", "file=/img/somewhere-else.qcow2", NULL);
+	/* the uuid of a domain and another -name: not that domain */
+	write_domain(etc, "solo.xml", "solo", "7a1c0de0-0000-4000-8000-0000000000a7", "/img/solo.qcow2", NULL);
+	write_cmdline(proc, FAKE_PID(5), "qemu-system-x86_64", "-name", "impostor", "-uuid",
+		      "7a1c0de0-0000-4000-8000-0000000000a7", NULL);
 	/* two files, one <name> */
 	write_domain(etc, "dup1.xml", "dup", "7a1c0de0-0000-4000-8000-0000000000f1", "/img/dup1.qcow2", NULL);
 	write_domain(etc, "dup2.xml", "dup", "7a1c0de0-0000-4000-8000-0000000000f2", "/img/dup2.qcow2", NULL);
@@ -2315,10 +2319,19 @@ static void test_scan_conflicts(void **state)
 	err = NULL;
 	assert_null(discover_find(&list, "dup"));
 
-	/* twin-a, twin-b, web x2, db, app x2, anon, dup x2 */
-	assert_int_equal(list.n, 10);
-	/* uuid of the twins, web's process, app's process, dup's name */
-	assert_int_equal(list.n_warnings, 4);
+	/* solo: its uuid under another name is another VM */
+	check_sources(by_file(&list, "solo.xml"), DISC_SRC_XML);
+	vm = by_pid(&list, FAKE_PID(5));
+	check_str(vm->name, "impostor", "impostor name");
+	check_contains(vm->not_domain, "/solo.xml", "impostor process");
+	snprintf(num, sizeof(num), "process %d has the uuid", (int)FAKE_PID(5));
+	if (warnings_naming_both(&list, num, "/solo.xml") != 1)
+		fail_msg("one warning should say process %d has solo's uuid", (int)FAKE_PID(5));
+
+	/* twin-a, twin-b, web x2, db, app x2, anon, solo x2, dup x2 */
+	assert_int_equal(list.n, 12);
+	/* uuid of the twins, web's process, app's process, solo's process, dup's name */
+	assert_int_equal(list.n_warnings, 5);
 	discover_list_free(&list);
 	stop_sleeper(twin_b);
 	rm_tree(tmp);
