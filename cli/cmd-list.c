@@ -28,9 +28,10 @@ static const char usage[] =
 	"'NAME (not the domain)'.\n"
 	"\n"
 	"  -a, --all              also list VMs that are shut off\n"
-	"      --json             an array of objects: name, uuid, state, reason, pid,\n"
-	"                         qmp, monitor, sources, not_domain (the domain file a\n"
-	"                         process is named like but is not, or null)\n"
+	"      --json             an array of objects: name, uuid, state, pid, qmp,\n"
+	"                         monitor, sources, reason (why the state is not\n"
+	"                         QEMU's answer, or null), not_domain (the domain file\n"
+	"                         a process is named like but is not, or null)\n"
 	"      --libvirt-dir DIR  domain XML files (default /etc/libvirt/qemu,\n"
 	"                         or $QMPCTL_LIBVIRT_DIR)\n"
 	"      --run-dir DIR      libvirt status files (default /run/libvirt/qemu,\n"
@@ -110,7 +111,6 @@ static struct json_object *vm_json(const struct disc_vm *vm)
 	json_object_object_add(o, "name", cli_json_str(vm->name));
 	json_object_object_add(o, "uuid", cli_json_str(vm->uuid));
 	json_object_object_add(o, "state", json_object_new_string(discover_state_name(vm->state)));
-	json_object_object_add(o, "reason", cli_json_str(vm->reason));
 	json_object_object_add(o, "pid", vm->pid ? json_object_new_int64(vm->pid) : NULL);
 	json_object_object_add(o, "qmp", cli_json_str(vm->qmp));
 	json_object_object_add(o, "monitor", cli_json_str(vm->monitor));
@@ -118,6 +118,8 @@ static struct json_object *vm_json(const struct disc_vm *vm)
 		if (vm->sources & (1u << i))
 			json_object_array_add(src, json_object_new_string(names[i]));
 	json_object_object_add(o, "sources", src);
+	/* New members go last: scripts match the old ones in their order. */
+	json_object_object_add(o, "reason", cli_json_str(vm->reason));
 	json_object_object_add(o, "not_domain", cli_json_str(vm->not_domain));
 	return o;
 }

@@ -73,7 +73,9 @@ void discover_apply_probe(struct disc_vm *vm, enum disc_probe probe, const char 
 		why = "no answer from the monitor";
 		break;
 	case DISC_PROBE_NONE:
-		if (!vm->pid)
+		/* Nothing failed: libvirt's status file (kept by libvirtd,
+		 * which holds the monitor) is the one source there is. */
+		if (!vm->pid || state_from_status_file(vm))
 			return;
 		why = "no QMP socket";
 		break;

@@ -1450,6 +1450,18 @@ static void test_live_probe(void **state)
 	text = discover_state_text(&lv);
 	check_str(text, "paused (monitor busy)", "busy libvirt VM");
 	free(text);
+	/* libvirtd holds its monitor and there is no other: its status file is the source, nothing failed */
+	{
+		struct disc_vm held = { .pid = 4244,
+					.sources = DISC_SRC_XML | DISC_SRC_STATUS | DISC_SRC_PROC,
+					.state = DISC_STATE_RUNNING };
+
+		discover_apply_probe(&held, DISC_PROBE_NONE, NULL);
+		text = discover_state_text(&held);
+		check_str(text, "running", "libvirt VM, libvirtd's monitor only");
+		assert_null(held.reason);
+		free(text);
+	}
 	/* the answer replaces all of that */
 	discover_apply_probe(&proc, DISC_PROBE_ANSWERED, "inmigrate");
 	assert_int_equal(proc.state, DISC_STATE_OTHER);
