@@ -494,30 +494,67 @@ static struct disc_vm *domain_of(struct disc_list *list, const bool *gone, size_
 	return NULL;
 }
 
+static int by_uuid(const void *x, const void *y)
+{
+	const struct disc_vm *a = *(const struct disc_vm *const *)x, *b = *(const struct disc_vm *const *)y;
+	int c = strcasecmp(a->uuid, b->uuid);
+
+	/* Ties in list order, so files are named in the order they were read. */
+	return c ? c : (a > b) - (a < b);
+}
+
+static int by_name(const void *x, const void *y)
+{
+	const struct disc_vm *a = *(const struct disc_vm *const *)x, *b = *(const struct disc_vm *const *)y;
+	int c = strcmp(a->name, b->name);
+
+	return c ? c : (a > b) - (a < b);
+}
+
+/* One warning for each run of files that share the key, naming them all. */
+static void warn_runs(struct disc_list *list, const struct disc_vm **v, size_t n, bool uuid)
+{
+	for (size_t i = 0, end; i < n; i = end) {
+		struct qc_buf b = { 0 };
+
+		for (end = i + 1;
+		     end < n && (uuid ? same_uuid(v[i]->uuid, v[end]->uuid) : same_str(v[i]->name, v[end]->name));
+		     end++)
+			;
+		if (end - i < 2)
+			continue;
+		for (size_t k = i; k < end; k++)
+			qc_buf_printf(&b, "%s%s", k == i ? "" : k + 1 == end ? " and " : ", ", v[k]->xml_path);
+		if (uuid)
+			warnf(list, "%s carry the same uuid %s: %zu domains, listed apart (select them by name)",
+			      b.data, v[i]->uuid, end - i);
+		else
+			warnf(list, "%s %s define the domain '%s': listed apart", b.data, end - i == 2 ? "both" : "all",
+			      v[i]->name);
+		qc_buf_free(&b);
+	}
+}
+
 /* Two domain files are two domains, whatever they carry: a copied file's
- * uuid or name must not pull another domain's disks into this one. */
+ * uuid or name must not pull another domain's disks into this one.
+ * Sorted, so that a directory of many files costs n log n. */
 static void check_domain_files(struct disc_list *list)
 {
-	for (size_t i = 0; i < list->n; i++) {
-		const struct disc_vm *a = &list->vms[i];
+	const struct disc_vm **v = qc_calloc(list->n ? list->n : 1, sizeof(*v));
+	size_t n = 0;
 
-		if (a->sources != DISC_SRC_XML)
-			continue;
-		for (size_t k = i + 1; k < list->n; k++) {
-			const struct disc_vm *b = &list->vms[k];
-
-			if (b->sources != DISC_SRC_XML)
-				continue;
-			if (same_uuid(a->uuid, b->uuid))
-				warnf(list,
-				      "%s and %s carry the same uuid %s: two domains, listed apart (select them by "
-				      "name)",
-				      a->xml_path, b->xml_path, a->uuid);
-			if (same_str(a->name, b->name))
-				warnf(list, "%s and %s both define the domain '%s': listed apart", a->xml_path,
-				      b->xml_path, a->name);
-		}
-	}
+	for (size_t i = 0; i < list->n; i++)
+		if (list->vms[i].sources == DISC_SRC_XML && list->vms[i].uuid)
+			v[n++] = &list->vms[i];
+	qsort(v, n, sizeof(*v), by_uuid);
+	warn_runs(list, v, n, true);
+	n = 0;
+	for (size_t i = 0; i < list->n; i++)
+		if (list->vms[i].sources == DISC_SRC_XML && list->vms[i].name)
+			v[n++] = &list->vms[i];
+	qsort(v, n, sizeof(*v), by_name);
+	warn_runs(list, v, n, false);
+	free(v);
 }
 
 static void dedupe(struct disc_list *list)

@@ -8,7 +8,7 @@
  *   - running QEMU processes (proc_dir/N/cmdline, default /proc);
  *   - an explicit socket.
  * Each domain file is a domain of its own, keyed by its <name>; two files
- * are never merged (a uuid or name they share is a warning naming both).
+ * are never merged (a uuid or name files share is one warning naming them).
  * A status file joins the domain file of its name (not one whose uuid
  * differs).  A process joins the domain whose status file has its pid, or
  * the one with its -uuid (and its -name, when it has both), or, without

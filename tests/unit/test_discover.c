@@ -2187,6 +2187,7 @@ static void test_scan_conflicts(void **state)
 	/* a copied file: same uuid, another name and disk */
 	write_domain(etc, "twin-a.xml", "twin-a", UUID_TWIN, "/img/twin-a.qcow2", NULL);
 	write_domain(etc, "twin-b.xml", "twin-b", UUID_TWIN, "/img/twin-b.qcow2", NULL);
+	write_domain(etc, "twin-c.xml", "twin-c", UUID_TWIN, "/img/twin-c.qcow2", NULL);
 	{
 		/* twin-b runs under libvirt: its status file and its process */
 		char *p = path_join(run, "twin-b.xml"), *doc = NULL;
@@ -2251,8 +2252,10 @@ static void test_scan_conflicts(void **state)
 	assert_int_equal(vm->n_disks, 1);
 	check_str(vm->disks[0].source, "/img/twin-b.qcow2", "twin-b's disk");
 	check_str(vm->monitor, "/run/twin-b.mon", "twin-b monitor");
-	if (warnings_naming_both(&list, "/twin-a.xml", "/twin-b.xml") != 1)
-		fail_msg("one warning should name both files sharing uuid %s", UUID_TWIN);
+	if (warnings_naming_both(&list, "/twin-a.xml, ", "/twin-b.xml and ") != 1 ||
+	    warnings_naming_both(&list, "/twin-b.xml and ", "/twin-c.xml carry the same uuid") != 1)
+		fail_msg("one warning should name the three files sharing uuid %s", UUID_TWIN);
+	check_str(by_file(&list, "twin-c.xml")->disks[0].source, "/img/twin-c.qcow2", "twin-c's disk");
 	check_str(discover_find(&list, "twin-a") ? discover_find(&list, "twin-a")->xml_path : NULL,
 		  by_file(&list, "twin-a.xml")->xml_path, "twin-a by name");
 	assert_ptr_equal(discover_find(&list, "twin-b"), by_pid(&list, twin_b));
@@ -2261,6 +2264,7 @@ static void test_scan_conflicts(void **state)
 	assert_non_null(err);
 	check_contains(err->msg, "twin-a.xml", "ambiguous uuid names the first file");
 	check_contains(err->msg, "twin-b.xml", "ambiguous uuid names the second file");
+	check_contains(err->msg, "'" UUID_TWIN "' names 3 VMs", "ambiguous uuid counts the three");
 	check_contains(err->msg, "select it by name", "the name selects twin-a");
 	qc_error_free(err);
 	err = NULL;
@@ -2340,9 +2344,9 @@ static void test_scan_conflicts(void **state)
 	if (warnings_naming_both(&list, num, "/solo.xml") != 1)
 		fail_msg("one warning should say process %d has solo's uuid", (int)FAKE_PID(5));
 
-	/* twin-a, twin-b, web x2, db, app x2, anon, solo x2, dup x2 */
-	assert_int_equal(list.n, 12);
-	/* uuid of the twins, web's process, app's process, solo's process, dup's name */
+	/* twin-a, -b, -c, web x2, db, app x2, anon, solo x2, dup x2 */
+	assert_int_equal(list.n, 13);
+	/* uuid of the three twins, web's process, app's process, solo's process, dup's name */
 	assert_int_equal(list.n_warnings, 5);
 	discover_list_free(&list);
 	stop_sleeper(twin_b);
