@@ -21,11 +21,17 @@ static const char usage[] =
 	"\n"
 	"List VMs found in libvirt's domain XML files, libvirt's status files and running\n"
 	"QEMU processes, like 'virsh list'.  The state of a VM whose QMP socket answers\n"
-	"comes from query-status.\n"
+	"comes from query-status; when it does not (another client holds the monitor),\n"
+	"it is the state libvirt's status file records, or 'unknown', and the reason\n"
+	"follows in parentheses: 'unknown (monitor busy)'.  A QEMU process named like\n"
+	"a domain it is not (another -uuid, other disks) is listed on its own line as\n"
+	"'NAME (not the domain)'.\n"
 	"\n"
 	"  -a, --all              also list VMs that are shut off\n"
 	"      --json             an array of objects: name, uuid, state, pid, qmp,\n"
-	"                         monitor, sources\n"
+	"                         monitor, sources, reason (why the state is not\n"
+	"                         QEMU's answer, or null), not_domain (the domain file\n"
+	"                         a process is named like but is not, or null)\n"
 	"      --libvirt-dir DIR  domain XML files (default /etc/libvirt/qemu,\n"
 	"                         or $QMPCTL_LIBVIRT_DIR)\n"
 	"      --run-dir DIR      libvirt status files (default /run/libvirt/qemu,\n"
@@ -45,21 +51,13 @@ static void probe_reply(void *opaque, struct json_object *ret, const struct qc_e
 {
 	struct probe *p = opaque;
 
-	if (ret) {
-		const char *status = json_object_get_string(json_object_object_get(ret, "status"));
-
-		p->vm->state = discover_state_from_qmp(status);
-		free(p->vm->state_detail);
-		p->vm->state_detail = status ? qc_strdup(status) : NULL;
-	} else if (err && err->errnum && !p->vm->pid &&
-		   !(p->vm->sources & (DISC_SRC_PROC | DISC_SRC_STATUS))) {
-		/* Nobody listens on the socket and no process is known. */
-		p->vm->state = DISC_STATE_SHUTOFF;
-	} else if (p->vm->state == DISC_STATE_UNKNOWN && qmp_session_greeting(p->s) == NULL && err && !err->errnum) {
-		/* Connected but no greeting: a QEMU is there, busy with
-		 * another client.  Running or paused, we cannot tell. */
-		p->vm->state = DISC_STATE_RUNNING;
-	}
+	if (ret)
+		discover_apply_probe(p->vm, DISC_PROBE_ANSWERED,
+				     json_object_get_string(json_object_object_get(ret, "status")));
+	else
+		discover_apply_probe(
+			p->vm, discover_probe_kind(true, qmp_session_greeting(p->s) != NULL, err ? err->errnum : 0),
+			NULL);
 	(*p->pending)--;
 }
 
@@ -80,16 +78,17 @@ static void cli_probe_states(struct qc_ctx *ctx, struct disc_list *list)
 			continue;
 		addr = cli_vm_address(list, vm, &err);
 		qc_error_free(err);
-		if (!addr)
+		if (!addr) {
+			discover_apply_probe(vm, DISC_PROBE_NONE, NULL);
 			continue;
+		}
 		probes[i].vm = vm;
 		probes[i].pending = &pending;
 		probes[i].s = qmp_session_new(ctx->base, &opts);
 		if (ctx->verbose)
 			qmp_session_set_trace(probes[i].s, cli_trace, NULL);
 		if (qmp_session_connect(probes[i].s, addr, &err) < 0) {
-			if (err->errnum && !vm->pid && !(vm->sources & (DISC_SRC_PROC | DISC_SRC_STATUS)))
-				vm->state = DISC_STATE_SHUTOFF;
+			discover_apply_probe(vm, discover_probe_kind(false, false, err->errnum), NULL);
 			qc_error_free(err);
 		} else if (qmp_session_execute(probes[i].s, "query-status", NULL, 0, NULL, 0, 0, probe_reply,
 					       &probes[i], NULL)) {
@@ -102,10 +101,6 @@ static void cli_probe_states(struct qc_ctx *ctx, struct disc_list *list)
 	for (size_t i = 0; i < list->n; i++)
 		qmp_session_free(probes[i].s);
 	free(probes);
-	/* A live process we could not ask is at least not shut off. */
-	for (size_t i = 0; i < list->n; i++)
-		if (list->vms[i].state == DISC_STATE_UNKNOWN && list->vms[i].pid)
-			list->vms[i].state = DISC_STATE_RUNNING;
 }
 
 static struct json_object *vm_json(const struct disc_vm *vm)
@@ -123,6 +118,9 @@ static struct json_object *vm_json(const struct disc_vm *vm)
 		if (vm->sources & (1u << i))
 			json_object_array_add(src, json_object_new_string(names[i]));
 	json_object_object_add(o, "sources", src);
+	/* New members go last: scripts match the old ones in their order. */
+	json_object_object_add(o, "reason", cli_json_str(vm->reason));
+	json_object_object_add(o, "not_domain", cli_json_str(vm->not_domain));
 	return o;
 }
 
@@ -198,12 +196,15 @@ static int exec_list(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, cha
 			continue;
 		}
 		snprintf(id, sizeof(id), "%d", (int)vm->pid);
-		const char *cells[] = { vm->pid ? id : "-", vm->name,
-					vm->state == DISC_STATE_OTHER && vm->state_detail ? vm->state_detail
-											  : discover_state_name(vm->state),
+		char *state = discover_state_text(vm);
+		/* A process named like a domain it is not says so beside its name. */
+		char *name = vm->not_domain ? qc_asprintf("%s (not the domain)", vm->name ? vm->name : "") : NULL;
+		const char *cells[] = { vm->pid ? id : "-", name ? name : vm->name, state,
 					vm->qmp ? vm->qmp : vm->monitor };
 
 		cli_table_add(&t, cells);
+		free(state);
+		free(name);
 	}
 	if (ctx->json)
 		cli_print_json(ctx, arr);

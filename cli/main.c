@@ -191,14 +191,19 @@ static struct disc_vm *find_vm(const struct qc_ctx *ctx, const char *vm, struct 
 			cli_fail(err);
 		return NULL;
 	}
-	found = discover_find(list, vm);
+	found = discover_select(list, vm, &err);
 	if (!found && !quiet) {
 		/* Broken files may be why: say which. */
 		for (size_t i = 0; i < list->n_warnings; i++)
 			cli_error("warning: %s", list->warnings[i]);
-		cli_error("no VM named '%s' (looked in %s, %s and running processes)", vm, opts.libvirt_dir,
-			  opts.run_dir);
+		if (err)
+			cli_fail(err); /* it names several: never a guess */
+		else
+			cli_error("no VM named '%s' (looked in %s, %s and running processes)", vm, opts.libvirt_dir,
+				  opts.run_dir);
+		err = NULL;
 	}
+	qc_error_free(err);
 	return found;
 }
 

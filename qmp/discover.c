@@ -1,6 +1,6 @@
 /*
- * discover: QEMU command lines, the /proc scan, and merging every source
- * into one list of VMs.
+ * discover: the /proc scan, and merging every source (domain files, status
+ * files, processes) into one list of VMs.
  */
 #include "discover.h"
 
@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +18,11 @@
 
 #include <json-c/json.h>
 
+#include "discover_cmdline.h"
 #include "qc_buf.h"
 
 #define MAX_CMDLINE (1u << 20)
-#define MAX_VMS 100000
+#define MAX_VMS	    100000
 
 const char *discover_state_name(enum disc_state state)
 {
@@ -37,391 +39,6 @@ const char *discover_state_name(enum disc_state state)
 		break;
 	}
 	return "unknown";
-}
-
-/* ---- QEMU option strings ------------------------------------------------ */
-
-/* Next element of "a=b,c=d" starting at *p; ",," is a literal comma. */
-static char *next_elem(const char **p)
-{
-	struct qc_buf b = { 0 };
-	const char *s = *p;
-
-	for (; *s; s++) {
-		if (*s == ',') {
-			if (s[1] == ',') {
-				qc_buf_append_c(&b, ',');
-				s++;
-				continue;
-			}
-			s++;
-			break;
-		}
-		qc_buf_append_c(&b, *s);
-	}
-	*p = s;
-	return qc_buf_steal(&b);
-}
-
-char *discover_qemu_opt(const char *opts, const char *key)
-{
-	const char *p = opts;
-	bool first = true;
-
-	if (!opts)
-		return NULL;
-	while (*p) {
-		char *e = next_elem(&p);
-		char *eq = strchr(e, '=');
-
-		if (!key && first && !eq)
-			return e;
-		if (key && eq && (size_t)(eq - e) == strlen(key) && !strncmp(e, key, (size_t)(eq - e))) {
-			char *v = qc_strdup(eq + 1);
-
-			free(e);
-			return v;
-		}
-		free(e);
-		first = false;
-	}
-	return NULL;
-}
-
-static bool opt_is_on(const char *opts, const char *key)
-{
-	char *v = discover_qemu_opt(opts, key);
-	bool on = false;
-
-	if (v)
-		on = !strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true") || !*v;
-	else {
-		/* The old spelling: a bare "server" element. */
-		const char *p = opts;
-
-		while (*p && !on) {
-			char *e = next_elem(&p);
-
-			on = !strcmp(e, key);
-			free(e);
-		}
-	}
-	free(v);
-	return on;
-}
-
-/* ---- QEMU command lines --------------------------------------------------- */
-
-struct chardev {
-	char *id, *path;
-};
-
-struct node {
-	char *name, *driver, *filename, *file, *backing;
-	bool readonly;
-};
-
-struct cmdline {
-	struct chardev *chardevs;
-	size_t n_chardevs;
-	char **mon_chardevs; /* chardev ids of mode=control monitors */
-	size_t n_mons;
-	struct node *nodes;
-	size_t n_nodes;
-};
-
-static void add_disk(struct disc_vm *vm, const char *target, const char *device, const char *type,
-		     const char *format, const char *source, bool readonly, const char *node)
-{
-	struct disc_disk *d;
-
-	vm->disks = qc_realloc(vm->disks, (vm->n_disks + 1) * sizeof(*vm->disks));
-	d = &vm->disks[vm->n_disks++];
-	memset(d, 0, sizeof(*d));
-	d->target = qc_strdup(target);
-	d->device = qc_strdup(device);
-	d->type = qc_strdup(type);
-	d->format = format ? qc_strdup(format) : NULL;
-	d->source = source && *source ? qc_strdup(source) : NULL;
-	d->readonly = readonly;
-	d->node = node ? qc_strdup(node) : NULL;
-}
-
-static void parse_drive(struct disc_vm *vm, const char *v)
-{
-	char *file = discover_qemu_opt(v, "file"), *format = discover_qemu_opt(v, "format");
-	char *id = discover_qemu_opt(v, "id"), *media = discover_qemu_opt(v, "media");
-	char *target = id ? id : qc_asprintf("drive%zu", vm->n_disks);
-	bool cdrom = media && !strcmp(media, "cdrom");
-	bool ro = opt_is_on(v, "readonly") || cdrom;
-
-	add_disk(vm, target, cdrom ? "cdrom" : "disk", file && !strncmp(file, "/dev/", 5) ? "block" : "file",
-		 format, file, ro, NULL);
-	free(file);
-	free(format);
-	free(target);
-	free(media);
-}
-
-static char *json_str(struct json_object *o, const char *key)
-{
-	struct json_object *v = json_object_object_get(o, key);
-
-	return json_object_is_type(v, json_type_string) ? qc_strdup(json_object_get_string(v)) : NULL;
-}
-
-/* A -blockdev given as JSON: nested "file"/"backing" objects become nodes
- * of their own so both spellings resolve the same way. */
-static char *add_json_node(struct cmdline *cl, struct json_object *o, unsigned depth)
-{
-	struct node *n;
-	struct json_object *f, *b, *ro;
-	char *name;
-
-	if (depth > 16 || !json_object_is_type(o, json_type_object))
-		return NULL;
-	name = json_str(o, "node-name");
-	if (!name)
-		name = qc_asprintf("#anon%zu", cl->n_nodes);
-	cl->nodes = qc_realloc(cl->nodes, (cl->n_nodes + 1) * sizeof(*cl->nodes));
-	n = &cl->nodes[cl->n_nodes++];
-	memset(n, 0, sizeof(*n));
-	n->name = name;
-	n->driver = json_str(o, "driver");
-	n->filename = json_str(o, "filename");
-	ro = json_object_object_get(o, "read-only");
-	n->readonly = json_object_is_type(ro, json_type_boolean) && json_object_get_boolean(ro);
-	f = json_object_object_get(o, "file");
-	b = json_object_object_get(o, "backing");
-	{
-		/* The array may move while recursing: fill in by index. */
-		size_t idx = cl->n_nodes - 1;
-		char *fr = json_object_is_type(f, json_type_string) ? qc_strdup(json_object_get_string(f))
-								     : add_json_node(cl, f, depth + 1);
-		char *br = json_object_is_type(b, json_type_string) ? qc_strdup(json_object_get_string(b))
-								     : add_json_node(cl, b, depth + 1);
-
-		cl->nodes[idx].file = fr;
-		cl->nodes[idx].backing = br;
-		return qc_strdup(cl->nodes[idx].name);
-	}
-}
-
-static void parse_blockdev(struct cmdline *cl, const char *v)
-{
-	const char *j = !strncmp(v, "json:", 5) ? v + 5 : v;
-
-	if (*j == '{') {
-		struct json_object *o = json_tokener_parse(j);
-
-		free(add_json_node(cl, o, 0));
-		json_object_put(o);
-		return;
-	}
-	cl->nodes = qc_realloc(cl->nodes, (cl->n_nodes + 1) * sizeof(*cl->nodes));
-	struct node *n = &cl->nodes[cl->n_nodes++];
-
-	memset(n, 0, sizeof(*n));
-	n->name = discover_qemu_opt(v, "node-name");
-	if (!n->name)
-		n->name = qc_asprintf("#anon%zu", cl->n_nodes);
-	n->driver = discover_qemu_opt(v, "driver");
-	n->filename = discover_qemu_opt(v, "filename");
-	n->file = discover_qemu_opt(v, "file");
-	n->backing = discover_qemu_opt(v, "backing");
-	n->readonly = opt_is_on(v, "read-only");
-}
-
-static struct node *find_node(struct cmdline *cl, const char *name)
-{
-	for (size_t i = 0; name && i < cl->n_nodes; i++)
-		if (!strcmp(cl->nodes[i].name, name))
-			return &cl->nodes[i];
-	return NULL;
-}
-
-static bool is_format_driver(const char *d)
-{
-	static const char *const fmts[] = { "qcow2", "raw", "qed", "vmdk", "vdi", "vpc", "vhdx", "qcow", "luks",
-					    "parallels", "dmg", "cloop", "bochs", NULL };
-
-	for (size_t i = 0; d && fmts[i]; i++)
-		if (!strcmp(d, fmts[i]))
-			return true;
-	return false;
-}
-
-/* Walks "file" links down to the protocol node that names the place. */
-static struct node *protocol_of(struct cmdline *cl, struct node *n)
-{
-	for (unsigned depth = 0; n && depth < 16; depth++) {
-		struct node *f = find_node(cl, n->file);
-
-		if (!f)
-			return n;
-		n = f;
-	}
-	return n;
-}
-
-static const char *type_of_driver(const char *d)
-{
-	if (!d || !strcmp(d, "file"))
-		return "file";
-	if (!strcmp(d, "host_device") || !strcmp(d, "host_cdrom"))
-		return "block";
-	if (!strcmp(d, "nvme"))
-		return "nvme";
-	return "network";
-}
-
-/* Disks from -blockdev: the nodes nobody else refers to are the tops. */
-static void blockdev_disks(struct cmdline *cl, struct disc_vm *vm)
-{
-	for (size_t i = 0; i < cl->n_nodes; i++) {
-		struct node *n = &cl->nodes[i], *p;
-		bool referenced = false;
-		struct disc_disk *d;
-
-		for (size_t k = 0; k < cl->n_nodes && !referenced; k++) {
-			const struct node *o = &cl->nodes[k];
-
-			referenced = (o->file && !strcmp(o->file, n->name)) || (o->backing && !strcmp(o->backing, n->name));
-		}
-		if (referenced)
-			continue;
-		p = protocol_of(cl, n);
-		add_disk(vm, n->name, "disk", type_of_driver(p->driver),
-			 is_format_driver(n->driver) ? n->driver : NULL, p->filename, n->readonly, n->name);
-		d = &vm->disks[vm->n_disks - 1];
-		for (struct node *b = find_node(cl, n->backing); b && d->n_backing < 16; b = find_node(cl, b->backing)) {
-			struct node *bp = protocol_of(cl, b);
-			struct disc_backing *bk;
-
-			d->backing = qc_realloc(d->backing, (d->n_backing + 1) * sizeof(*d->backing));
-			bk = &d->backing[d->n_backing++];
-			bk->type = qc_strdup(type_of_driver(bp->driver));
-			bk->format = is_format_driver(b->driver) ? qc_strdup(b->driver) : NULL;
-			bk->source = bp->filename ? qc_strdup(bp->filename) : NULL;
-		}
-	}
-}
-
-/* "unix:PATH,server=on,..." -> PATH (or "tcp:HOST:PORT") when QEMU listens. */
-static char *qmp_socket_of(const char *v)
-{
-	const char *p = v;
-	char *addr;
-
-	if (!opt_is_on(v, "server"))
-		return NULL;
-	addr = next_elem(&p);
-	if (!strncmp(addr, "unix:", 5)) {
-		char *path = qc_strdup(addr + 5);
-
-		free(addr);
-		return path;
-	}
-	if (!strncmp(addr, "tcp:", 4))
-		return addr;
-	free(addr);
-	return NULL;
-}
-
-static void cmdline_free(struct cmdline *cl)
-{
-	for (size_t i = 0; i < cl->n_chardevs; i++) {
-		free(cl->chardevs[i].id);
-		free(cl->chardevs[i].path);
-	}
-	free(cl->chardevs);
-	for (size_t i = 0; i < cl->n_mons; i++)
-		free(cl->mon_chardevs[i]);
-	free(cl->mon_chardevs);
-	for (size_t i = 0; i < cl->n_nodes; i++) {
-		struct node *n = &cl->nodes[i];
-
-		free(n->name);
-		free(n->driver);
-		free(n->filename);
-		free(n->file);
-		free(n->backing);
-	}
-	free(cl->nodes);
-}
-
-int discover_parse_cmdline(char *const argv[], int argc, struct disc_vm *vm, struct qc_error **errp)
-{
-	struct cmdline cl = { 0 };
-
-	(void)errp;
-	for (int i = 1; i < argc; i++) {
-		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (o[0] != '-')
-			continue;
-		o += o[1] == '-' ? 2 : 1;
-		if (!v)
-			break;
-		if (!strcmp(o, "name")) {
-			char *n = discover_qemu_opt(v, "guest");
-
-			if (!n)
-				n = discover_qemu_opt(v, NULL);
-			if (n && *n) {
-				free(vm->name);
-				vm->name = n;
-			} else {
-				free(n);
-			}
-		} else if (!strcmp(o, "uuid")) {
-			free(vm->uuid);
-			vm->uuid = qc_strdup(v);
-		} else if (!strcmp(o, "qmp") || !strcmp(o, "qmp-pretty")) {
-			char *s = qmp_socket_of(v);
-
-			if (s && !vm->qmp)
-				vm->qmp = s;
-			else
-				free(s);
-		} else if (!strcmp(o, "chardev")) {
-			char *backend = discover_qemu_opt(v, NULL), *path = discover_qemu_opt(v, "path");
-
-			if (backend && !strcmp(backend, "socket") && path && opt_is_on(v, "server")) {
-				cl.chardevs = qc_realloc(cl.chardevs, (cl.n_chardevs + 1) * sizeof(*cl.chardevs));
-				cl.chardevs[cl.n_chardevs].id = discover_qemu_opt(v, "id");
-				cl.chardevs[cl.n_chardevs++].path = path;
-				path = NULL;
-			}
-			free(backend);
-			free(path);
-		} else if (!strcmp(o, "mon")) {
-			char *mode = discover_qemu_opt(v, "mode"), *chr = discover_qemu_opt(v, "chardev");
-
-			/* QEMU's default mode is readline: HMP, not QMP. */
-			if (mode && !strcmp(mode, "control") && chr) {
-				cl.mon_chardevs = qc_realloc(cl.mon_chardevs, (cl.n_mons + 1) * sizeof(char *));
-				cl.mon_chardevs[cl.n_mons++] = chr;
-				chr = NULL;
-			}
-			free(mode);
-			free(chr);
-		} else if (!strcmp(o, "drive")) {
-			parse_drive(vm, v);
-		} else if (!strcmp(o, "blockdev")) {
-			parse_blockdev(&cl, v);
-		} else {
-			continue;
-		}
-		i++;
-	}
-	for (size_t m = 0; m < cl.n_mons && !vm->qmp; m++)
-		for (size_t c = 0; c < cl.n_chardevs && !vm->qmp; c++)
-			if (cl.chardevs[c].id && !strcmp(cl.chardevs[c].id, cl.mon_chardevs[m]))
-				vm->qmp = qc_strdup(cl.chardevs[c].path);
-	blockdev_disks(&cl, vm);
-	cmdline_free(&cl);
-	return 0;
 }
 
 /* ---- the list ------------------------------------------------------------- */
@@ -460,6 +77,7 @@ void discover_vm_clear(struct disc_vm *vm)
 	free(vm->monitor);
 	free(vm->state_detail);
 	free(vm->xml_path);
+	free(vm->not_domain);
 	disks_clear(vm);
 	memset(vm, 0, sizeof(*vm));
 }
@@ -488,8 +106,7 @@ static bool pid_alive(pid_t pid)
 }
 
 /* Reads a whole small file; NULL with *errp on failure or when too big. */
-static char *slurp(int dirfd, const char *name, size_t max, size_t *len, struct qc_error **errp,
-		   const char *shown)
+static char *slurp(int dirfd, const char *name, size_t max, size_t *len, struct qc_error **errp, const char *shown)
 {
 	struct qc_buf b = { 0 };
 	char chunk[65536];
@@ -532,21 +149,6 @@ static struct disc_vm *add_vm(struct disc_list *list)
 	return vm;
 }
 
-/* The VM that is the same as vm: same name, uuid or pid. */
-static struct disc_vm *same_vm(struct disc_list *list, const struct disc_vm *vm)
-{
-	for (size_t i = 0; i < list->n; i++) {
-		struct disc_vm *o = &list->vms[i];
-
-		if (o == vm)
-			continue;
-		if ((vm->uuid && o->uuid && !strcasecmp(vm->uuid, o->uuid)) ||
-		    (vm->pid && o->pid == vm->pid) || (vm->name && o->name && !strcmp(vm->name, o->name)))
-			return o;
-	}
-	return NULL;
-}
-
 static bool has_suffix(const char *s, const char *suffix)
 {
 	size_t a = strlen(s), b = strlen(suffix);
@@ -581,7 +183,8 @@ static int scan_xml_dir(const char *dir, struct disc_list *list, bool status, st
 		char *path, *xml;
 		size_t len = 0;
 
-		if (name[0] == '.' || !has_suffix(name, ".xml") || fstatat(dfd, name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+		if (name[0] == '.' || !has_suffix(name, ".xml") || fstatat(dfd, name, &st, 0) < 0 ||
+		    !S_ISREG(st.st_mode))
 			continue;
 		path = qc_asprintf("%s/%s", dir, name);
 		xml = slurp(dfd, name, DISCOVER_MAX_XML, &len, &err, path);
@@ -681,12 +284,12 @@ static void scan_proc(const char *proc, struct disc_list *list)
 	closedir(d);
 }
 
-#define TAKE(dst, src)                                                                                       \
-	do {                                                                                                 \
-		if (!(dst) && (src)) {                                                                       \
-			(dst) = (src);                                                                       \
-			(src) = NULL;                                                                        \
-		}                                                                                            \
+#define TAKE(dst, src)                 \
+	do {                           \
+		if (!(dst) && (src)) { \
+			(dst) = (src); \
+			(src) = NULL;  \
+		}                      \
 	} while (0)
 
 /* Folds b into a (b is emptied; the caller removes it). */
@@ -720,20 +323,266 @@ static void merge(struct disc_vm *a, struct disc_vm *b)
 	a->sources |= b->sources;
 }
 
-static void dedupe(struct disc_list *list)
-{
-	for (size_t i = 0; i < list->n;) {
-		struct disc_vm *other = same_vm(list, &list->vms[i]);
+static void warnf(struct disc_list *list, const char *fmt, ...) QC_PRINTF(2, 3);
 
-		if (other && other < &list->vms[i]) {
-			merge(other, &list->vms[i]);
-			discover_vm_clear(&list->vms[i]);
-			memmove(&list->vms[i], &list->vms[i + 1], (list->n - i - 1) * sizeof(*list->vms));
-			list->n--;
+static void warnf(struct disc_list *list, const char *fmt, ...)
+{
+	struct qc_error *err = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	qc_error_setv(&err, fmt, ap);
+	va_end(ap);
+	warn(list, err);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
+
+/* UUIDs compare without regard to case (libvirt writes lower case, a hand
+ * written -uuid may not). */
+static bool same_uuid(const char *a, const char *b)
+{
+	return a && b && !strcasecmp(a, b);
+}
+
+/* The same file: the same path, or the same inode by another path. */
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (same_str(a, b))
+		return true;
+	return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* Every disk the process names is one of the domain's: a process with no
+ * disks on its command line contradicts nothing. */
+static bool disks_belong(const struct disc_vm *proc, const struct disc_vm *dom)
+{
+	for (size_t i = 0; i < proc->n_disks; i++) {
+		bool found = false;
+
+		if (!proc->disks[i].source)
+			continue;
+		for (size_t k = 0; k < dom->n_disks && !found; k++)
+			found = same_file(proc->disks[i].source, dom->disks[k].source);
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+static const char *shown_name(const struct disc_vm *vm)
+{
+	return vm->name ? vm->name : "?";
+}
+
+/* Status files join the domain file of their name (libvirt writes
+ * run/NAME.xml for etc/NAME.xml); never one whose uuid differs. */
+static void join_status(struct disc_list *list, bool *gone)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		struct disc_vm *st = &list->vms[i], *to = NULL;
+		size_t n = 0;
+
+		if (st->sources != DISC_SRC_STATUS)
+			continue;
+		for (size_t k = 0; k < list->n; k++) {
+			struct disc_vm *d = &list->vms[k];
+
+			if (gone[k] || !(d->sources & DISC_SRC_XML) || d->sources & DISC_SRC_STATUS ||
+			    !same_str(d->name, st->name))
+				continue;
+			if (d->uuid && st->uuid && !same_uuid(d->uuid, st->uuid)) {
+				warnf(list,
+				      "%s: the status file of '%s' carries uuid %s, its domain file %s carries %s: "
+				      "listed apart",
+				      st->xml_path, shown_name(st), st->uuid, d->xml_path, d->uuid);
+				continue;
+			}
+			n++;
+			if (!to || (same_uuid(d->uuid, st->uuid) && !same_uuid(to->uuid, st->uuid)))
+				to = d;
+		}
+		if (n > 1 && !same_uuid(to->uuid, st->uuid)) {
+			warnf(list, "%s: more than one domain file defines '%s': the status file is listed apart",
+			      st->xml_path, shown_name(st));
 			continue;
 		}
-		i++;
+		if (to) {
+			merge(to, st);
+			gone[i] = true;
+		}
 	}
+}
+
+/* What the process p is, among the domains: the one it runs (returned),
+ * or none.  A process joins a domain only by the status file's pid, by
+ * uuid (and name, when it has both), or, without -uuid, by name when its
+ * disks are the domain's.  A process named like a domain it is not is
+ * marked so and warned about: a name must never lead to another VM's
+ * disks. */
+static struct disc_vm *domain_of(struct disc_list *list, const bool *gone, size_t pi)
+{
+	struct disc_vm *p = &list->vms[pi], *match = NULL, *named = NULL;
+	const char *why = NULL;
+	size_t n = 0;
+
+	for (size_t k = 0; k < list->n; k++) {
+		struct disc_vm *d = &list->vms[k];
+
+		if (k == pi || gone[k] || !(d->sources & (DISC_SRC_XML | DISC_SRC_STATUS)))
+			continue;
+		if (d->pid && d->pid == p->pid)
+			return d; /* libvirt's own record of this process */
+	}
+	for (size_t k = 0; k < list->n; k++) {
+		struct disc_vm *d = &list->vms[k];
+		bool by_name = same_str(d->name, p->name);
+
+		if (k == pi || gone[k] || !(d->sources & (DISC_SRC_XML | DISC_SRC_STATUS)))
+			continue;
+		if (!by_name && !(p->uuid && same_uuid(d->uuid, p->uuid)))
+			continue;
+		if (!named || (by_name && !same_str(named->name, p->name)))
+			named = d;
+		if (d->pid) {
+			why = "another process runs that domain";
+			continue;
+		}
+		if (p->uuid) {
+			if (!same_uuid(d->uuid, p->uuid)) {
+				why = d->uuid ? "its -uuid differs" : "it has a -uuid, the domain file none";
+				continue;
+			}
+			if (p->name && !by_name) {
+				named = d;
+				why = "its -name is another";
+				continue;
+			}
+		} else if (!disks_belong(p, d)) {
+			why = "its disks are not the domain's";
+			continue;
+		}
+		if (!match)
+			match = d;
+		n++;
+	}
+	if (n == 1)
+		return match;
+	if (n > 1) {
+		named = match;
+		why = "more than one domain file matches it";
+	}
+	if (named) {
+		free(p->not_domain);
+		p->not_domain = qc_strdup(named->xml_path ? named->xml_path : shown_name(named));
+		if (same_str(named->name, p->name))
+			warnf(list,
+			      "process %d is named '%s' like the domain in %s but is not that domain (%s): both "
+			      "are listed",
+			      (int)p->pid, shown_name(p), p->not_domain, why);
+		else
+			warnf(list,
+			      "process %d has the uuid %s of the domain in %s but is not that domain (%s): both "
+			      "are listed",
+			      (int)p->pid, p->uuid, p->not_domain, why);
+	}
+	return NULL;
+}
+
+static int by_uuid(const void *x, const void *y)
+{
+	const struct disc_vm *a = *(const struct disc_vm *const *)x, *b = *(const struct disc_vm *const *)y;
+	int c = strcasecmp(a->uuid, b->uuid);
+
+	/* Ties in list order, so files are named in the order they were read. */
+	return c ? c : (a > b) - (a < b);
+}
+
+static int by_name(const void *x, const void *y)
+{
+	const struct disc_vm *a = *(const struct disc_vm *const *)x, *b = *(const struct disc_vm *const *)y;
+	int c = strcmp(a->name, b->name);
+
+	return c ? c : (a > b) - (a < b);
+}
+
+/* One warning for each run of files that share the key, naming them all. */
+static void warn_runs(struct disc_list *list, const struct disc_vm **v, size_t n, bool uuid)
+{
+	for (size_t i = 0, end; i < n; i = end) {
+		struct qc_buf b = { 0 };
+
+		for (end = i + 1;
+		     end < n && (uuid ? same_uuid(v[i]->uuid, v[end]->uuid) : same_str(v[i]->name, v[end]->name));
+		     end++)
+			;
+		if (end - i < 2)
+			continue;
+		for (size_t k = i; k < end; k++)
+			qc_buf_printf(&b, "%s%s", k == i ? "" : k + 1 == end ? " and " : ", ", v[k]->xml_path);
+		if (uuid)
+			warnf(list, "%s carry the same uuid %s: %zu domains, listed apart (select them by name)",
+			      b.data, v[i]->uuid, end - i);
+		else
+			warnf(list, "%s %s define the domain '%s': listed apart", b.data, end - i == 2 ? "both" : "all",
+			      v[i]->name);
+		qc_buf_free(&b);
+	}
+}
+
+/* Two domain files are two domains, whatever they carry: a copied file's
+ * uuid or name must not pull another domain's disks into this one.
+ * Sorted, so that a directory of many files costs n log n. */
+static void check_domain_files(struct disc_list *list)
+{
+	const struct disc_vm **v = qc_calloc(list->n ? list->n : 1, sizeof(*v));
+	size_t n = 0;
+
+	for (size_t i = 0; i < list->n; i++)
+		if (list->vms[i].sources == DISC_SRC_XML && list->vms[i].uuid)
+			v[n++] = &list->vms[i];
+	qsort(v, n, sizeof(*v), by_uuid);
+	warn_runs(list, v, n, true);
+	n = 0;
+	for (size_t i = 0; i < list->n; i++)
+		if (list->vms[i].sources == DISC_SRC_XML && list->vms[i].name)
+			v[n++] = &list->vms[i];
+	qsort(v, n, sizeof(*v), by_name);
+	warn_runs(list, v, n, false);
+	free(v);
+}
+
+static void dedupe(struct disc_list *list)
+{
+	bool *gone = qc_calloc(list->n ? list->n : 1, sizeof(*gone));
+	size_t out = 0;
+
+	check_domain_files(list);
+	join_status(list, gone);
+	for (size_t i = 0; i < list->n; i++) {
+		struct disc_vm *d;
+
+		if (list->vms[i].sources != DISC_SRC_PROC)
+			continue;
+		d = domain_of(list, gone, i);
+		if (d) {
+			merge(d, &list->vms[i]);
+			gone[i] = true;
+		}
+	}
+	for (size_t i = 0; i < list->n; i++) {
+		if (gone[i])
+			discover_vm_clear(&list->vms[i]);
+		else
+			list->vms[out++] = list->vms[i];
+	}
+	list->n = out;
+	free(gone);
 }
 
 int discover_scan(const struct disc_opts *opts, struct disc_list *list, struct qc_error **errp)
@@ -759,18 +608,72 @@ int discover_scan(const struct disc_opts *opts, struct disc_list *list, struct q
 	return 0;
 }
 
-struct disc_vm *discover_find(struct disc_list *list, const char *what)
+static bool names(const struct disc_vm *vm, const char *what, bool numeric, long pid)
+{
+	return same_str(vm->name, what) || same_uuid(vm->uuid, what) || (numeric && pid > 0 && vm->pid == (pid_t)pid);
+}
+
+static size_t count_named(const struct disc_list *list, const char *what)
+{
+	char *end;
+	long pid = strtol(what, &end, 10);
+	size_t n = 0;
+
+	for (size_t i = 0; i < list->n; i++)
+		n += names(&list->vms[i], what, *what && !*end, pid);
+	return n;
+}
+
+/* "domain file F (uuid U)", "process P", ... and what selects it alone. */
+static void describe(struct qc_buf *b, const struct disc_list *list, const struct disc_vm *vm)
+{
+	char pid[24];
+
+	if (vm->sources & DISC_SRC_PROC && !(vm->sources & (DISC_SRC_XML | DISC_SRC_STATUS)))
+		qc_buf_printf(b, "process %d", (int)vm->pid);
+	else
+		qc_buf_printf(b, "%s", vm->xml_path ? vm->xml_path : shown_name(vm));
+	if (vm->not_domain)
+		qc_buf_printf(b, " (not the domain)");
+	snprintf(pid, sizeof(pid), "%d", (int)vm->pid);
+	if (vm->pid && count_named(list, pid) == 1)
+		qc_buf_printf(b, ": select it by pid %s", pid);
+	else if (vm->uuid && count_named(list, vm->uuid) == 1)
+		qc_buf_printf(b, ": select it by uuid %s", vm->uuid);
+	else if (vm->name && count_named(list, vm->name) == 1)
+		qc_buf_printf(b, ": select it by name");
+	else
+		qc_buf_printf(b, ": nothing selects it alone");
+}
+
+struct disc_vm *discover_select(struct disc_list *list, const char *what, struct qc_error **errp)
 {
 	char *end;
 	long pid = strtol(what, &end, 10);
 	bool numeric = *what && !*end;
+	struct disc_vm *found = NULL;
+	struct qc_buf b = { 0 };
+	size_t n = count_named(list, what), k = 0;
 
+	for (size_t i = 0; i < list->n && !found; i++)
+		if (names(&list->vms[i], what, numeric, pid))
+			found = &list->vms[i];
+	if (n <= 1)
+		return found;
+	qc_buf_printf(&b, "'%s' names %zu VMs, not one: ", what, n);
 	for (size_t i = 0; i < list->n; i++) {
-		struct disc_vm *vm = &list->vms[i];
-
-		if ((vm->name && !strcmp(vm->name, what)) || (vm->uuid && !strcasecmp(vm->uuid, what)) ||
-		    (numeric && vm->pid == (pid_t)pid && pid > 0))
-			return vm;
+		if (!names(&list->vms[i], what, numeric, pid))
+			continue;
+		if (k++)
+			qc_buf_append_str(&b, "; ");
+		describe(&b, list, &list->vms[i]);
 	}
+	qc_error_set(errp, "%s", b.data);
+	qc_buf_free(&b);
 	return NULL;
+}
+
+struct disc_vm *discover_find(struct disc_list *list, const char *what)
+{
+	return discover_select(list, what, NULL);
 }

@@ -2,6 +2,7 @@
  * discover_live: what a running VM's monitor says about its disks and
  * state wins over configuration files.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,10 +19,85 @@ enum disc_state discover_state_from_qmp(const char *status)
 		return DISC_STATE_RUNNING;
 	if (!strcmp(status, "paused") || !strcmp(status, "prelaunch") || !strcmp(status, "suspended") ||
 	    !strcmp(status, "save-vm") || !strcmp(status, "restore-vm") || !strcmp(status, "finish-migrate") ||
-	    !strcmp(status, "postmigrate") || !strcmp(status, "io-error") ||
-	    !strcmp(status, "watchdog") || !strcmp(status, "colo"))
+	    !strcmp(status, "postmigrate") || !strcmp(status, "io-error") || !strcmp(status, "watchdog") ||
+	    !strcmp(status, "colo"))
 		return DISC_STATE_PAUSED;
 	return DISC_STATE_OTHER;
+}
+
+enum disc_probe discover_probe_kind(bool connected, bool greeted, int errnum)
+{
+	if (!connected) {
+		/* No errno: connect() found the listen queue full (EAGAIN,
+		 * said in words by the transport). */
+		if (!errnum)
+			return DISC_PROBE_BUSY;
+		return errnum == ECONNREFUSED || errnum == ENOENT ? DISC_PROBE_ABSENT : DISC_PROBE_FAILED;
+	}
+	/* Connected and no greeting in time: QEMU greets one client at a
+	 * time, so another one holds the monitor. */
+	if (!greeted && !errnum)
+		return DISC_PROBE_BUSY;
+	return DISC_PROBE_FAILED;
+}
+
+/* libvirt's status file of a live process said the state. */
+static bool state_from_status_file(const struct disc_vm *vm)
+{
+	return vm->sources & DISC_SRC_STATUS && vm->pid && vm->state != DISC_STATE_UNKNOWN &&
+	       vm->state != DISC_STATE_SHUTOFF;
+}
+
+void discover_apply_probe(struct disc_vm *vm, enum disc_probe probe, const char *status)
+{
+	const char *why = NULL;
+
+	switch (probe) {
+	case DISC_PROBE_ANSWERED:
+		vm->state = discover_state_from_qmp(status);
+		free(vm->state_detail);
+		vm->state_detail = status ? qc_strdup(status) : NULL;
+		vm->reason = NULL;
+		return;
+	case DISC_PROBE_BUSY:
+		why = "monitor busy";
+		break;
+	case DISC_PROBE_ABSENT:
+		if (!vm->pid && !(vm->sources & DISC_SRC_PROC)) {
+			vm->state = DISC_STATE_SHUTOFF; /* nothing else says a QEMU runs */
+			return;
+		}
+		why = "monitor not listening";
+		break;
+	case DISC_PROBE_FAILED:
+		why = "no answer from the monitor";
+		break;
+	case DISC_PROBE_NONE:
+		/* Nothing failed: libvirt's status file (kept by libvirtd,
+		 * which holds the monitor) is the one source there is. */
+		if (!vm->pid || state_from_status_file(vm))
+			return;
+		why = "no QMP socket";
+		break;
+	}
+	if (vm->state == DISC_STATE_SHUTOFF && !vm->pid)
+		return;
+	vm->reason = why;
+	if (state_from_status_file(vm))
+		return;
+	vm->state = DISC_STATE_UNKNOWN;
+	free(vm->state_detail);
+	vm->state_detail = NULL;
+}
+
+char *discover_state_text(const struct disc_vm *vm)
+{
+	const char *base =
+		vm->state == DISC_STATE_OTHER && vm->state_detail ? vm->state_detail : discover_state_name(vm->state);
+
+	if (vm->reason && vm->state != DISC_STATE_SHUTOFF)
+		return qc_asprintf("%s (%s)", base, vm->reason);
+	return qc_strdup(base);
 }
 
 static const char *jstr(struct json_object *o, const char *key)
@@ -103,6 +179,17 @@ static void set_backing(struct disc_disk *d, struct json_object *image)
 	}
 }
 
+/* file is one of the backing images under a query-block "image". */
+static bool in_chain(struct json_object *image, const char *file)
+{
+	struct json_object *b = json_object_object_get(image, "backing-image");
+
+	for (unsigned depth = 0; b && file && depth < 64; depth++, b = json_object_object_get(b, "backing-image"))
+		if (jstr(b, "filename") && !strcmp(jstr(b, "filename"), file))
+			return true;
+	return false;
+}
+
 void discover_apply_query_block(struct disc_vm *vm, struct json_object *blocks)
 {
 	if (!json_object_is_type(blocks, json_type_array))
@@ -121,10 +208,16 @@ void discover_apply_query_block(struct disc_vm *vm, struct json_object *blocks)
 
 			if ((c->alias && (names_match(c->alias, qdev) || names_match(c->alias, device))) ||
 			    (c->node && node && !strcmp(c->node, node)) ||
-			    (device && *device && !strcmp(c->target, device)) ||
-			    (qdev && !strcmp(c->target, qdev)) || (c->source && file && !strcmp(c->source, file)))
+			    (device && *device && !strcmp(c->target, device)) || (qdev && !strcmp(c->target, qdev)) ||
+			    (c->source && file && !strcmp(c->source, file)))
 				d = c;
 		}
+		/* A disk with neither alias nor device id (a bare QEMU's
+		 * -blockdev) after an external snapshot: its file is now in the
+		 * live backing chain. */
+		for (size_t k = 0; k < vm->n_disks && !d; k++)
+			if (!vm->disks[k].alias && in_chain(json_object_object_get(ins, "image"), vm->disks[k].source))
+				d = &vm->disks[k];
 		if (!d) {
 			const char *target = device && *device ? device : qdev ? qdev : node;
 

@@ -13,6 +13,7 @@
  * what `qmpctl image info` takes, whether or not XML is read.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,9 +21,10 @@
 #include <libxml/tree.h>
 
 #include "discover.h"
+#include "discover_cmdline.h"
 #include "qc_buf.h"
 
-#define QEMU_NS "http://libvirt.org/schemas/domain/qemu/1.0"
+#define QEMU_NS	       "http://libvirt.org/schemas/domain/qemu/1.0"
 #define LIBXML2_SONAME "libxml2.so.2"
 
 static struct {
@@ -120,6 +122,47 @@ static char *attr(const xmlNode *n, const char *name)
 	return s;
 }
 
+/* One number of a PCI address attribute, as libvirt reads it ("0x01" or
+ * "1"); false when it is missing, not a number, or above max. */
+static bool pci_number(const char *v, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	if (!v || !*v || *v == '-' || *v == '+')
+		return false;
+	errno = 0;
+	*out = strtoul(v, &end, 0);
+	return !errno && !*end && *out <= max;
+}
+
+/* An NVMe disk's PCI address as virsh domblklist prints it,
+ * nvme://DDDD:BB:SS.F/NAMESPACE.  Values libvirt would refuse are shown as
+ * written rather than guessed at. */
+static char *nvme_source(const xmlNode *src)
+{
+	xmlNode *a = child(src, "address");
+	char *dom = attr(a, "domain"), *bus = attr(a, "bus"), *slot = attr(a, "slot"), *fn = attr(a, "function");
+	char *ns = attr(src, "namespace"), *s = NULL;
+	unsigned long d = 0, b = 0, sl = 0, f = 0;
+
+	if (!a)
+		goto out;
+	/* A missing domain or function is 0, as in libvirt. */
+	if ((!dom || pci_number(dom, 0xffff, &d)) && pci_number(bus, 0xff, &b) && pci_number(slot, 0x1f, &sl) &&
+	    (!fn || pci_number(fn, 7, &f)))
+		s = qc_asprintf("nvme://%04lx:%02lx:%02lx.%lx%s%s", d, b, sl, f, ns ? "/" : "", ns ? ns : "");
+	else
+		s = qc_asprintf("nvme://%s:%s:%s.%s%s%s", dom ? dom : "", bus ? bus : "", slot ? slot : "",
+				fn ? fn : "", ns ? "/" : "", ns ? ns : "");
+out:
+	free(dom);
+	free(bus);
+	free(slot);
+	free(fn);
+	free(ns);
+	return s;
+}
+
 /* The source of a disk or backing store, as virsh shows it. */
 static char *source_of(const xmlNode *src, const char *type)
 {
@@ -171,21 +214,8 @@ static char *source_of(const xmlNode *src, const char *type)
 		free(sock);
 		return qc_buf_steal(&b);
 	}
-	if (!strcmp(type, "nvme")) {
-		xmlNode *a = child(src, "address");
-		char *dom = attr(a, "domain"), *bus = attr(a, "bus"), *slot = attr(a, "slot"), *fn = attr(a, "function");
-		char *ns = attr(src, "namespace");
-
-		if (a)
-			s = qc_asprintf("nvme://%s:%s:%s.%s/%s", dom ? dom : "0x0000", bus ? bus : "?", slot ? slot : "?",
-					fn ? fn : "0", ns ? ns : "1");
-		free(dom);
-		free(bus);
-		free(slot);
-		free(fn);
-		free(ns);
-		return s;
-	}
+	if (!strcmp(type, "nvme"))
+		return nvme_source(src);
 	/* Unknown types: whatever names a place. */
 	if ((v = attr(src, "file")) || (v = attr(src, "dev")) || (v = attr(src, "path")) || (v = attr(src, "name")))
 		return v;
@@ -245,12 +275,13 @@ static void parse_qemu_commandline(const xmlNode *domain, struct disc_vm *vm)
 
 		if (!is_el(n, "commandline") || !n->ns || !n->ns->href || strcmp((const char *)n->ns->href, QEMU_NS))
 			continue;
-		argv = qc_calloc(1, sizeof(*argv));
+		/* Room for argv[0] and the NULL after it, even with no <qemu:arg>. */
+		argv = qc_calloc(2, sizeof(*argv));
 		argv[argc++] = qc_strdup("qemu");
 		for (xmlNode *a = n->children; a; a = a->next) {
 			char *v;
 
-			if (!is_el(a, "arg") || !a->ns || strcmp((const char *)a->ns->href, QEMU_NS))
+			if (!is_el(a, "arg") || !a->ns || !a->ns->href || strcmp((const char *)a->ns->href, QEMU_NS))
 				continue;
 			v = attr(a, "value");
 			if (!v)
@@ -259,15 +290,8 @@ static void parse_qemu_commandline(const xmlNode *domain, struct disc_vm *vm)
 			argv[argc++] = v;
 		}
 		argv[argc] = NULL;
-		{
-			struct disc_vm extra = { 0 };
-
-			if (discover_parse_cmdline(argv, argc, &extra, NULL) == 0 && extra.qmp && !vm->qmp) {
-				vm->qmp = extra.qmp;
-				extra.qmp = NULL;
-			}
-			discover_vm_clear(&extra);
-		}
+		if (!vm->qmp)
+			vm->qmp = discover_cmdline_qmp(argv, argc);
 		for (int i = 0; i < argc; i++)
 			free(argv[i]);
 		free(argv);
@@ -339,7 +363,7 @@ static xmlDoc *read_doc(const char *xml, size_t len, const char *filename, struc
 	lx.set_error_func(NULL, silence);
 	lx.reset_error();
 	doc = lx.read_memory(xml, (int)len, filename, "UTF-8",
-			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+			     XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
 	if (doc && doc->intSubset && (doc->intSubset->entities || doc->intSubset->pentities)) {
 		lx.free_doc(doc);
 		qc_error_set(errp, "%s: entity declarations are not allowed", filename);
@@ -363,8 +387,7 @@ static xmlDoc *read_doc(const char *xml, size_t len, const char *filename, struc
 	return doc;
 }
 
-int discover_parse_domain(const char *xml, size_t len, const char *filename, struct disc_vm *vm,
-			  struct qc_error **errp)
+int discover_parse_domain(const char *xml, size_t len, const char *filename, struct disc_vm *vm, struct qc_error **errp)
 {
 	xmlDoc *doc = read_doc(xml, len, filename, errp);
 	int rc;
@@ -378,8 +401,7 @@ int discover_parse_domain(const char *xml, size_t len, const char *filename, str
 	return rc;
 }
 
-int discover_parse_status(const char *xml, size_t len, const char *filename, struct disc_vm *vm,
-			  struct qc_error **errp)
+int discover_parse_status(const char *xml, size_t len, const char *filename, struct disc_vm *vm, struct qc_error **errp)
 {
 	xmlDoc *doc = read_doc(xml, len, filename, errp);
 	xmlNode *root;

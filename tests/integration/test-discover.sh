@@ -67,8 +67,8 @@ assert_json "$OUT" "map(select(.name == \"$NAME\")) | length == 1 and .[0].state
 
 note "list --json: keys and values"
 assert_json "$OUT" 'type == "array" and length >= 1' "an array"
-assert_json "$OUT" 'all(.[]; (keys == (["monitor", "name", "pid", "qmp", "sources", "state", "uuid"])))' \
-	"every object has exactly name, uuid, state, pid, qmp, monitor, sources"
+assert_json "$OUT" 'all(.[]; (keys == (["monitor", "name", "not_domain", "pid", "qmp", "reason", "sources", "state",
+	"uuid"])))' "every object has exactly name, uuid, state, reason, pid, qmp, monitor, sources, not_domain"
 assert_json "$OUT" "map(select(.name == \"$NAME\"))[0] | .pid == $QEMU_PID and .uuid == null and .monitor == null
 	and (.qmp == \"$QMP_SOCK\" or .qmp == \"$QMP_SOCK2\") and .sources == [\"process\"]" "the fixture as JSON"
 
@@ -224,7 +224,8 @@ assert_json "$OUT" "map(select(.name == \"$XMLVM\"))[0] | .state == \"running\" 
 assert_json "$OUT" "map(select(.name == \"$OFFVM\"))[0] | .state == \"shut off\" and .qmp == null and .pid == null" \
 	"the shut-off VM as JSON"
 assert_json "$OUT" "map(select(.name == \"$BROKEN\")) | length == 0" "the broken file is not a VM"
-assert_json "$OUT" 'all(.[]; (keys == (["monitor", "name", "pid", "qmp", "sources", "state", "uuid"])))' "keys"
+assert_json "$OUT" 'all(.[]; (keys == (["monitor", "name", "not_domain", "pid", "qmp", "reason", "sources", "state",
+	"uuid"])))' "keys"
 
 note "disks of a shut-off VM: from its XML"
 assert_exit 0 qmpctl --libvirt-dir "$LV" --run-dir "$RUN" --json disks "$OFFVM"
@@ -348,3 +349,144 @@ other=$(row "$OUT" "$OFFVM")
 pre_utf8=$(LC_ALL=C.UTF-8 bash -c 'p=${1%%shut off*}; echo ${#p}' _ "$line")
 pre_ascii=$(LC_ALL=C.UTF-8 bash -c 'p=${1%%shut off*}; echo ${#p}' _ "$other")
 assert_eq "$pre_ascii" "$pre_utf8" "the State column starts at the same character position"$'\n'"$line"$'\n'"$other"
+
+# ---- domains that must not merge -----------------------------------------------------
+
+LV3=$T/libvirt3
+mkdir -p "$LV3"
+TWIN_UUID=3f2504e0-4f89-41d3-9a0c-0305e82c33aa
+# domain NAME FILE UUID DISK...: a domain file with one file disk per DISK (vda, vdb, ...).
+domain()
+{
+	local name=$1 file=$2 uuid=$3 t=a d
+	shift 3
+	{
+		printf "<domain type='kvm'>\n  <name>%s</name>\n  <uuid>%s</uuid>\n  <devices>\n" "$name" "$uuid"
+		for d in "$@"; do
+			printf "    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+			printf "<source file='%s'/><target dev='vd%s' bus='virtio'/></disk>\n" "$d" "$t"
+			t=$(tr a-y b-z <<<"$t")
+		done
+		printf "  </devices>\n</domain>\n"
+	} >"$LV3/$file"
+}
+domain "twin-a-$$" twin-a.xml "$TWIN_UUID" /var/lib/images/twin-a.qcow2
+domain "twin-b-$$" twin-b.xml "$TWIN_UUID" /var/lib/images/twin-b.qcow2
+# A shut-off domain with the fixture's name and 4 disks of its own: the running QEMU
+# of that name (one disk, top.qcow2) is not that domain.
+domain "$NAME" shutoff-namesake.xml 3f2504e0-4f89-41d3-9a0c-0305e82c33bb /var/lib/images/ns-1.qcow2 \
+	/var/lib/images/ns-2.qcow2 /var/lib/images/ns-3.qcow2 /var/lib/images/ns-4.qcow2
+cat >"$LV3/nvme.xml" <<EOF
+<domain type='kvm'>
+  <name>nvme-$$</name>
+  <devices>
+    <disk type='nvme' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source type='pci' managed='yes' namespace='1'>
+        <address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>
+      </source>
+      <target dev='vde' bus='virtio'/>
+    </disk>
+  </devices>
+</domain>
+EOF
+
+note "two domain files with one uuid: two domains, each with its own disks, and a warning naming both"
+assert_exit 0 qmpctl --libvirt-dir "$LV3" --run-dir "$EMPTY" list --all
+assert_match "$(row "$OUT" "twin-a-$$")" "^ +- +twin-a-$$ +shut off" "twin-a listed"
+assert_match "$(row "$OUT" "twin-b-$$")" "^ +- +twin-b-$$ +shut off" "twin-b listed"
+assert_contains "$ERR" "warning: $LV3/twin-a.xml and $LV3/twin-b.xml carry the same uuid $TWIN_UUID" \
+	"the warning names both files"
+assert_exit 0 qmpctl --libvirt-dir "$LV3" --run-dir "$EMPTY" --json disks "twin-a-$$"
+assert_json "$OUT" 'length == 1 and .[0].source == "/var/lib/images/twin-a.qcow2"' "twin-a's own disk"
+assert_exit 0 qmpctl --libvirt-dir "$LV3" --run-dir "$EMPTY" --json disks "twin-b-$$"
+assert_json "$OUT" 'length == 1 and .[0].source == "/var/lib/images/twin-b.qcow2"' "twin-b's own disk"
+assert_exit 1 qmpctl --libvirt-dir "$LV3" --run-dir "$EMPTY" disks "$TWIN_UUID"
+assert_contains "$ERR" "qmpctl: '$TWIN_UUID' names 2 VMs, not one: $LV3/twin-a.xml: select it by name; $LV3/twin-b.xml: select it by name" \
+	"the shared uuid selects neither"
+assert_eq "" "$OUT" "no disks shown for an ambiguous uuid"
+
+note "a running QEMU and a shut-off domain of one name, other disks: both listed, never merged"
+assert_exit 0 qmpctl --libvirt-dir "$LV3" --run-dir "$EMPTY" list --all
+assert_match "$OUT" "^ +$QEMU_PID +$NAME \\(not the domain\\) +running " "the process, marked"
+assert_match "$OUT" "^ +- +$NAME +shut off" "the shut-off domain"
+assert_contains "$ERR" "warning: process $QEMU_PID is named '$NAME' like the domain in $LV3/shutoff-namesake.xml but is not that domain (its disks are not the domain's)" \
+	"a warning says why"
+assert_exit 0 qmpctl --libvirt-dir "$LV3" --run-dir "$EMPTY" --json list --all
+assert_json "$OUT" "map(select(.name == \"$NAME\")) | length == 2" "two entries of that name"
+assert_json "$OUT" "map(select(.name == \"$NAME\" and .pid == $QEMU_PID))[0] | .not_domain == \"$LV3/shutoff-namesake.xml\"
+	and .sources == [\"process\"] and .state == \"running\"" "the process as JSON"
+assert_json "$OUT" "map(select(.name == \"$NAME\" and .pid == null))[0] | .not_domain == null and .sources == [\"xml\"]
+	and .state == \"shut off\"" "the domain as JSON"
+assert_exit 1 qmpctl --libvirt-dir "$LV3" --run-dir "$EMPTY" disks "$NAME"
+assert_contains "$ERR" "qmpctl: '$NAME' names 2 VMs, not one: $LV3/shutoff-namesake.xml: select it by uuid 3f2504e0-4f89-41d3-9a0c-0305e82c33bb; process $QEMU_PID (not the domain): select it by pid $QEMU_PID" \
+	"an ambiguous name selects neither and says what selects each"
+assert_exit 0 qmpctl --libvirt-dir "$LV3" --run-dir "$EMPTY" --json disks 3f2504e0-4f89-41d3-9a0c-0305e82c33bb
+assert_json "$OUT" 'length == 4 and ([.[].source] == ["/var/lib/images/ns-1.qcow2", "/var/lib/images/ns-2.qcow2",
+	"/var/lib/images/ns-3.qcow2", "/var/lib/images/ns-4.qcow2"])' "the domain's 4 disks by uuid"
+assert_exit 0 qmpctl --libvirt-dir "$LV3" --run-dir "$EMPTY" --json disks "$QEMU_PID"
+# (the live view: an external snapshot above put snap1.qcow2 over top.qcow2)
+assert_json "$OUT" "length == 1 and .[0].source == \"$T/snap1.qcow2\" and .[0].backing[0].source == \"$T/top.qcow2\"" \
+	"the process's 1 disk by pid"
+assert_exit 1 qmpctl --libvirt-dir "$LV3" --run-dir "$EMPTY" qmp "$NAME" query-status
+assert_contains "$ERR" "names 2 VMs, not one" "every verb refuses the ambiguous name"
+
+note "the domain file of the running QEMU (same name, its disk): one VM"
+domain "$NAME" shutoff-namesake.xml 3f2504e0-4f89-41d3-9a0c-0305e82c33bb "$T/top.qcow2"
+assert_exit 0 qmpctl --libvirt-dir "$LV3" --run-dir "$EMPTY" --json list --all
+assert_json "$OUT" "map(select(.name == \"$NAME\")) | length == 1 and .[0].pid == $QEMU_PID and .[0].not_domain == null
+	and (.[0].sources | sort) == [\"process\", \"xml\"]" "merged"
+assert_not_contains "$ERR" "is not that domain" "no warning"
+
+note "NVMe disks: the PCI address as virsh domblklist prints it"
+assert_exit 0 qmpctl --libvirt-dir "$LV3" --run-dir "$EMPTY" disks "nvme-$$"
+assert_match "$OUT" '^ +nvme +disk +vde +raw +nvme://0000:01:00\.0/1 *$' "the nvme row"
+assert_exit 0 qmpctl --libvirt-dir "$LV3" --run-dir "$EMPTY" --json disks "nvme-$$"
+assert_json "$OUT" '.[0].source == "nvme://0000:01:00.0/1" and .[0].type == "nvme"' "nvme in JSON"
+
+# ---- a monitor another client holds ---------------------------------------------------------
+
+note "list with the VM's monitor held by another client: what is known, not a guess"
+assert_exit 0 qmpctl --libvirt-dir "$EMPTY" --run-dir "$EMPTY" --json list
+sock=$(jq -r ".[] | select(.pid == $QEMU_PID) | .qmp" <<<"$OUT")
+[[ "$sock" == "$QMP_SOCK" || "$sock" == "$QMP_SOCK2" ]] || fail "the fixture's QMP socket is '$sock'"
+other=$QMP_SOCK2
+[[ "$sock" == "$QMP_SOCK" ]] || other=$QMP_SOCK
+# Paused, so a guess of "running" is wrong.
+assert_exit 0 qmpctl qmp "$other" stop
+mkfifo "$T/hold"
+# socat's stdin is the fifo, kept open by fd 7, so it never sees EOF and stays connected.
+exec 7<>"$T/hold"
+BG_STDIN=$T/hold bg_start "$T/socat.out" "$T/socat.err" socat - "UNIX-CONNECT:$sock"
+socat_pid=$BG_PID
+wait_for_match "$T/socat.out" '"QMP"' 10 "socat got no greeting"
+assert_exit 0 qmpctl --libvirt-dir "$EMPTY" --run-dir "$EMPTY" -t 1 list
+assert_match "$(row "$OUT" "$NAME")" "^ +$QEMU_PID +$NAME +unknown \\(monitor busy\\) +$sock *\$" \
+	"unknown (monitor busy)"
+assert_exit 0 qmpctl --libvirt-dir "$EMPTY" --run-dir "$EMPTY" -t 1 --json list
+assert_json "$OUT" "map(select(.pid == $QEMU_PID))[0] | .state == \"unknown\" and .reason == \"monitor busy\"" \
+	"JSON: state unknown, reason monitor busy"
+# With libvirt's status file of this process, its state is what is known.
+RUN4=$T/run4
+mkdir -p "$RUN4"
+cat >"$RUN4/$NAME.xml" <<EOF
+<domstatus state='paused' reason='user' pid='$QEMU_PID'>
+  <monitor path='$QEMU_DIR/libvirt-monitor.sock' type='unix'/>
+  <domain type='kvm' id='9'>
+    <name>$NAME</name>
+    <uuid>3f2504e0-4f89-41d3-9a0c-0305e82c33cc</uuid>
+  </domain>
+</domstatus>
+EOF
+assert_exit 0 qmpctl --libvirt-dir "$EMPTY" --run-dir "$RUN4" -t 1 list
+assert_match "$(row "$OUT" "$NAME")" "^ +$QEMU_PID +$NAME +paused \\(monitor busy\\) " "the status file's state"
+assert_exit 0 qmpctl --libvirt-dir "$EMPTY" --run-dir "$RUN4" -t 1 --json list
+assert_json "$OUT" "map(select(.pid == $QEMU_PID))[0] | .state == \"paused\" and .reason == \"monitor busy\"" \
+	"JSON: the status file's state, reason monitor busy"
+kill -TERM "$socat_pid"
+bg_wait "$socat_pid" 5
+exec 7>&-
+assert_exit 0 qmpctl -t 10 qmp "$other" cont
+assert_exit 0 qmpctl --libvirt-dir "$EMPTY" --run-dir "$EMPTY" -t 10 --json list
+assert_json "$OUT" "map(select(.pid == $QEMU_PID))[0] | .state == \"running\" and .reason == null" \
+	"once the monitor is free, QEMU's own answer"

@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -31,6 +32,7 @@
 #include <json-c/json.h>
 
 #include "discover.h"
+#include "discover_cmdline.h"
 
 #ifndef QMPCTL_TEST_DATA_DIR
 #define QMPCTL_TEST_DATA_DIR "tests/data"
@@ -96,13 +98,15 @@ static char *path_join(const char *a, const char *b)
 /* Equal strings, NULL meaning "none"; the message says which field. */
 static void check_str(const char *actual, const char *expected, const char *what)
 {
+	/* Exclusive branches: cmocka's fail_msg is not declared noreturn, so
+	 * gcc -O3 would otherwise see a NULL reach '%s' in the last one. */
 	if (!expected && !actual)
 		return;
 	if (!expected)
 		fail_msg("%s: got '%s', expected none (NULL)", what, actual);
-	if (!actual)
+	else if (!actual)
 		fail_msg("%s: got none (NULL), expected '%s'", what, expected);
-	if (strcmp(actual, expected) != 0)
+	else if (strcmp(actual, expected) != 0)
 		fail_msg("%s: got '%s', expected '%s'", what, actual, expected);
 }
 
@@ -142,7 +146,8 @@ static void refuse_data(const char *sub, const char *file, bool status)
 	char *xml = slurp(path, &len);
 	int rc;
 
-	rc = status ? discover_parse_status(xml, len, path, &vm, &err) : discover_parse_domain(xml, len, path, &vm, &err);
+	rc = status ? discover_parse_status(xml, len, path, &vm, &err)
+		    : discover_parse_domain(xml, len, path, &vm, &err);
 	if (rc == 0)
 		fail_msg("%s: accepted (name '%s'), expected an error", path, vm.name ? vm.name : "(NULL)");
 	if (!err || !err->msg || !*err->msg)
@@ -182,8 +187,7 @@ static void check_disk(const struct disc_vm *vm, const char *target, const char 
 		fail_msg("%s readonly: got %d, expected %d", target, d->readonly, readonly);
 }
 
-static void check_backing(const struct disc_disk *d, size_t i, const char *type, const char *format,
-			  const char *source)
+static void check_backing(const struct disc_disk *d, size_t i, const char *type, const char *format, const char *source)
 {
 	char what[128];
 
@@ -250,6 +254,8 @@ static pid_t spawn_sleeper(void)
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		/* Dies with the test even when a failure skips its teardown. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		for (;;)
 			pause();
 	}
@@ -357,7 +363,9 @@ static void copy_files(const char *src, const char *dst)
 
 static void test_domain_all_disk_kinds(void **state)
 {
-	static const char *const order[] = { "vda", "vdb", "vdc", "vdd", "sdb", "sdc", "sdd", "fda", "vde", "hdb", "vdf" };
+	static const char *const order[] = {
+		"vda", "vdb", "vdc", "vdd", "sdb", "sdc", "sdd", "fda", "vde", "hdb", "vdf"
+	};
 	struct disc_vm vm;
 	const struct disc_disk *d;
 
@@ -405,8 +413,8 @@ static void test_domain_all_disk_kinds(void **state)
 	check_str(d->device, "disk", "vdf device");
 	check_str(d->type, "nvme", "vdf type");
 	check_str(d->format, "raw", "vdf format");
-	if (!d->source || !strstr(d->source, "01"))
-		fail_msg("vdf (nvme) source should name the PCI address (bus 0x01): '%s'", d->source ? d->source : "(NULL)");
+	/* As virsh domblklist prints it: DDDD:BB:SS.F, then the namespace. */
+	check_str(d->source, "nvme://0000:01:00.0/1", "vdf (nvme) source");
 	assert_false(d->readonly);
 
 	for (size_t i = 0; i < vm.n_disks; i++)
@@ -419,6 +427,71 @@ static void test_domain_all_disk_kinds(void **state)
 	discover_vm_clear(&vm);
 	assert_null(vm.name);
 	assert_int_equal(vm.n_disks, 0);
+}
+
+/* NVMe PCI addresses in every spelling libvirt reads; ones it would refuse
+ * are shown as written, never turned into another address. */
+static void test_domain_nvme_addresses(void **state)
+{
+	static const struct {
+		const char *source, *expected;
+	} cases[] = {
+		{ "<source type='pci' namespace='1'><address domain='0x0000' bus='0x01' slot='0x00' "
+		  "function='0x0'/></source>",
+		  "nvme://0000:01:00.0/1" },
+		{ "<source type='pci' namespace='2'><address domain='0x10' bus='0xaf' slot='0x1f' "
+		  "function='0x7'/></source>",
+		  "nvme://0010:af:1f.7/2" },
+		/* decimal, as libvirt also accepts; domain and function left out are 0 */
+		{ "<source type='pci' namespace='3'><address bus='10' slot='3'/></source>", "nvme://0000:0a:03.0/3" },
+		{ "<source type='pci'><address domain='0x0000' bus='0x02' slot='0x00' function='0x0'/></source>",
+		  "nvme://0000:02:00.0" },
+		/* out of range or not numbers: as written */
+		{ "<source type='pci' namespace='1'><address domain='0x0000' bus='0x100' slot='0x00' "
+		  "function='0x0'/></source>",
+		  "nvme://0x0000:0x100:0x00.0x0/1" },
+		{ "<source type='pci' namespace='1'><address bus='x' slot='0x20'/></source>", "nvme://:x:0x20./1" },
+		{ "<source type='pci' namespace='1'/>", NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct disc_vm vm = { 0 };
+		struct qc_error *err = NULL;
+		char *doc = NULL, what[64];
+		int n = asprintf(&doc,
+				 "<domain><name>nv</name><devices><disk type='nvme' device='disk'>%s"
+				 "<target dev='vda'/></disk></devices></domain>",
+				 cases[i].source);
+
+		assert_true(n > 0);
+		if (discover_parse_domain(doc, (size_t)n, "nv.xml", &vm, &err) != 0)
+			fail_msg("case %zu: %s", i, err ? err->msg : "refused");
+		assert_int_equal(vm.n_disks, 1);
+		snprintf(what, sizeof(what), "nvme case %zu", i);
+		check_str(vm.disks[0].source, cases[i].expected, what);
+		discover_vm_clear(&vm);
+		free(doc);
+	}
+}
+
+/* <qemu:commandline> with no <qemu:arg> (and an arg in no namespace): no
+ * socket, and nothing written past the argument vector (found by fuzzing;
+ * ASan or valgrind see the write). */
+static void test_domain_empty_commandline(void **state)
+{
+	static const char doc[] =
+		"<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><name>e</name>"
+		"<qemu:commandline/><qemu:commandline><arg value='-qmp'/></qemu:commandline></domain>";
+	struct disc_vm vm = { 0 };
+	struct qc_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(discover_parse_domain(doc, sizeof(doc) - 1, "e.xml", &vm, &err), 0);
+	assert_null(err);
+	check_str(vm.name, "e", "name");
+	check_str(vm.qmp, NULL, "no socket");
+	discover_vm_clear(&vm);
 }
 
 struct qmp_case {
@@ -645,19 +718,21 @@ static void test_domain_never_fetches(void **state)
 				char *dt = strstr(docs[i], "<!DOCTYPE domain"), *root = strstr(docs[i], "<domain");
 
 				if (dt && root && dt < root)
-					snprintf(doc, sizeof(doc), "%.*s<!DOCTYPE domstatus%.*s<domstatus pid='1'>%.*s</domstatus>\n",
+					snprintf(doc, sizeof(doc),
+						 "%.*s<!DOCTYPE domstatus%.*s<domstatus pid='1'>%.*s</domstatus>\n",
 						 (int)(dt - docs[i]), docs[i], (int)(root - dt - 16), dt + 16,
 						 (int)strlen(root) - 1, root);
 				else
-					snprintf(doc, sizeof(doc), "<domstatus pid='1'>%s</domstatus>\n", root ? root : docs[i]);
+					snprintf(doc, sizeof(doc), "<domstatus pid='1'>%s</domstatus>\n",
+						 root ? root : docs[i]);
 				rc = discover_parse_status(doc, strlen(doc), "never-fetches.xml", &vm, &err);
 			} else {
 				snprintf(doc, sizeof(doc), "%s", docs[i]);
 				rc = discover_parse_domain(doc, strlen(doc), "never-fetches.xml", &vm, &err);
 			}
 			if (read(ino, ev, sizeof(ev)) > 0)
-				fail_msg("document %zu (%s) made the parser open %s:\n%s", i, status ? "status" : "domain",
-					 secret, doc);
+				fail_msg("document %zu (%s) made the parser open %s:\n%s", i,
+					 status ? "status" : "domain", secret, doc);
 			c = accept(lsn, NULL, NULL);
 			if (c >= 0) {
 				close(c);
@@ -772,8 +847,8 @@ static void test_domain_utf16_quadratic(void **state)
 	if (rc == 0)
 		for (size_t k = 0; k < vm.n_disks; k++)
 			if (vm.disks[k].source && strlen(vm.disks[k].source) > 65536)
-				fail_msg("UTF-16: an entity was substituted %zu times into a %zu-byte disk source", refs,
-					 strlen(vm.disks[k].source));
+				fail_msg("UTF-16: an entity was substituted %zu times into a %zu-byte disk source",
+					 refs, strlen(vm.disks[k].source));
 	if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 > 2000)
 		fail_msg("UTF-16 quadratic blowup took more than 2 s");
 	qc_error_free(err);
@@ -796,14 +871,16 @@ static void test_domain_other_encodings(void **state)
 					"<domain type='kvm'><name>eb&i;</name><devices><disk type='file' device='disk'>"
 					"<source file='/img/&i;.img'/><target dev='vda'/></disk></devices></domain>\n";
 	/* ASCII to IBM037 for the characters used above */
-	static const char from[] = " !\"#&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ[]_abcdefghijklmnopqrstuvwxyz\n";
-	static const unsigned char to[] = { 0x40, 0x5a, 0x7f, 0x7b, 0x50, 0x7d, 0x4d, 0x5d, 0x5c, 0x4e, 0x6b, 0x60, 0x4b,
-					    0x61, 0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0x7a, 0x5e,
-					    0x4c, 0x7e, 0x6e, 0x6f, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9,
-					    0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xe2, 0xe3, 0xe4, 0xe5,
-					    0xe6, 0xe7, 0xe8, 0xe9, 0xba, 0xbb, 0x6d, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86,
-					    0x87, 0x88, 0x89, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0xa2,
-					    0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0x25 };
+	static const char from[] =
+		" !\"#&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ[]_abcdefghijklmnopqrstuvwxyz\n";
+	static const unsigned char to[] = { 0x40, 0x5a, 0x7f, 0x7b, 0x50, 0x7d, 0x4d, 0x5d, 0x5c, 0x4e, 0x6b,
+					    0x60, 0x4b, 0x61, 0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7,
+					    0xf8, 0xf9, 0x7a, 0x5e, 0x4c, 0x7e, 0x6e, 0x6f, 0xc1, 0xc2, 0xc3,
+					    0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5,
+					    0xd6, 0xd7, 0xd8, 0xd9, 0xe2, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7, 0xe8,
+					    0xe9, 0xba, 0xbb, 0x6d, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87,
+					    0x88, 0x89, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99,
+					    0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0x25 };
 	char ebcdic[sizeof(ascii_doc)];
 	const char *docs[2] = { utf7, ebcdic };
 	size_t lens[2] = { sizeof(utf7) - 1, sizeof(ascii_doc) - 1 };
@@ -827,8 +904,8 @@ static void test_domain_other_encodings(void **state)
 				fail_msg("%s: entity expanded into the name '%s'", d ? "IBM037" : "UTF-7", vm.name);
 			for (size_t k = 0; k < vm.n_disks; k++)
 				if (vm.disks[k].source && strstr(vm.disks[k].source, "INTERNAL"))
-					fail_msg("%s: entity substituted in a disk source: '%s'", d ? "IBM037" : "UTF-7",
-						 vm.disks[k].source);
+					fail_msg("%s: entity substituted in a disk source: '%s'",
+						 d ? "IBM037" : "UTF-7", vm.disks[k].source);
 		} else {
 			assert_non_null(err);
 		}
@@ -1333,7 +1410,8 @@ static void test_live_state(void **state)
 	assert_int_equal(discover_state_from_qmp(NULL), DISC_STATE_UNKNOWN);
 	/* the header's own examples of "other" */
 	if (discover_state_from_qmp("guest-panicked") != DISC_STATE_OTHER)
-		fail_msg("guest-panicked: %s, expected other", discover_state_name(discover_state_from_qmp("guest-panicked")));
+		fail_msg("guest-panicked: %s, expected other",
+			 discover_state_name(discover_state_from_qmp("guest-panicked")));
 	if (discover_state_from_qmp("inmigrate") != DISC_STATE_OTHER)
 		fail_msg("inmigrate: %s, expected other (discover.h: e.g. QEMU's \"inmigrate\")",
 			 discover_state_name(discover_state_from_qmp("inmigrate")));
@@ -1343,6 +1421,106 @@ static void test_live_state(void **state)
  * record.  The reply's shape is what QEMU 7.2 answers for libvirt's
  * -blockdev + -device virtio-blk-pci,id=virtio-disk0: "device" is empty and
  * "qdev" is the QOM path of the virtio backend, not the alias. */
+/* A monitor that does not answer gives what is known, never a guess. */
+static void test_live_probe(void **state)
+{
+	struct disc_vm proc = { .pid = 4242, .sources = DISC_SRC_PROC, .state = DISC_STATE_UNKNOWN };
+	struct disc_vm lv = { .pid = 4243, .sources = DISC_SRC_STATUS | DISC_SRC_PROC, .state = DISC_STATE_PAUSED };
+	struct disc_vm cfg = { .sources = DISC_SRC_XML, .state = DISC_STATE_UNKNOWN };
+	char *text;
+
+	(void)state;
+	assert_int_equal(discover_probe_kind(true, false, 0), DISC_PROBE_BUSY);
+	assert_int_equal(discover_probe_kind(false, false, 0), DISC_PROBE_BUSY); /* listen queue full */
+	assert_int_equal(discover_probe_kind(false, false, ECONNREFUSED), DISC_PROBE_ABSENT);
+	assert_int_equal(discover_probe_kind(false, false, ENOENT), DISC_PROBE_ABSENT);
+	assert_int_equal(discover_probe_kind(false, false, EACCES), DISC_PROBE_FAILED);
+	assert_int_equal(discover_probe_kind(true, true, 0), DISC_PROBE_FAILED);
+	assert_int_equal(discover_probe_kind(true, false, ECONNRESET), DISC_PROBE_FAILED);
+
+	/* a bare QEMU whose monitor is held: unknown, and why */
+	discover_apply_probe(&proc, DISC_PROBE_BUSY, NULL);
+	assert_int_equal(proc.state, DISC_STATE_UNKNOWN);
+	text = discover_state_text(&proc);
+	check_str(text, "unknown (monitor busy)", "busy bare QEMU");
+	free(text);
+	/* libvirt's status file of the live process knows the state */
+	discover_apply_probe(&lv, DISC_PROBE_BUSY, NULL);
+	assert_int_equal(lv.state, DISC_STATE_PAUSED);
+	text = discover_state_text(&lv);
+	check_str(text, "paused (monitor busy)", "busy libvirt VM");
+	free(text);
+	/* libvirtd holds its monitor and there is no other: its status file is the source, nothing failed */
+	{
+		struct disc_vm held = { .pid = 4244,
+					.sources = DISC_SRC_XML | DISC_SRC_STATUS | DISC_SRC_PROC,
+					.state = DISC_STATE_RUNNING };
+
+		discover_apply_probe(&held, DISC_PROBE_NONE, NULL);
+		text = discover_state_text(&held);
+		check_str(text, "running", "libvirt VM, libvirtd's monitor only");
+		assert_null(held.reason);
+		free(text);
+	}
+	/* the answer replaces all of that */
+	discover_apply_probe(&proc, DISC_PROBE_ANSWERED, "inmigrate");
+	assert_int_equal(proc.state, DISC_STATE_OTHER);
+	assert_null(proc.reason);
+	text = discover_state_text(&proc);
+	check_str(text, "inmigrate", "answered");
+	free(text);
+	discover_apply_probe(&proc, DISC_PROBE_NONE, NULL);
+	text = discover_state_text(&proc);
+	check_str(text, "unknown (no QMP socket)", "a process with no socket");
+	free(text);
+	/* a config whose socket nobody listens on is shut off; one we cannot reach is unknown */
+	discover_apply_probe(&cfg, DISC_PROBE_ABSENT, NULL);
+	assert_int_equal(cfg.state, DISC_STATE_SHUTOFF);
+	text = discover_state_text(&cfg);
+	check_str(text, "shut off", "nobody listens");
+	free(text);
+	cfg.state = DISC_STATE_UNKNOWN;
+	discover_apply_probe(&cfg, DISC_PROBE_FAILED, NULL);
+	text = discover_state_text(&cfg);
+	check_str(text, "unknown (no answer from the monitor)", "no answer");
+	free(text);
+	discover_vm_clear(&proc);
+	discover_vm_clear(&lv);
+	discover_vm_clear(&cfg);
+}
+
+/* A bare QEMU's -blockdev disk (no alias, no device id) after an external
+ * snapshot: the same disk, now on the overlay, not a second one. */
+static void test_live_bare_blockdev_snapshot(void **state)
+{
+	char *argv[] = { "qemu-system-x86_64",
+			 "-blockdev",
+			 "{\"driver\":\"file\",\"filename\":\"/img/top.qcow2\",\"node-name\":\"s1\"}",
+			 "-blockdev",
+			 "{\"driver\":\"qcow2\",\"file\":\"s1\",\"node-name\":\"f1\"}",
+			 NULL };
+	struct json_object *blocks = json_tokener_parse(
+		"[{\"device\": \"\", \"qdev\": \"/machine/peripheral/vd0/virtio-backend\", \"removable\": false,"
+		" \"inserted\": {\"file\": \"/img/snap1.qcow2\", \"node-name\": \"snap1\", \"drv\": \"qcow2\", \"ro\": "
+		"false,"
+		" \"image\": {\"filename\": \"/img/snap1.qcow2\", \"backing-image\": {\"filename\": \"/img/top.qcow2\","
+		" \"format\": \"qcow2\"}}}}]");
+	struct disc_vm vm = { 0 };
+
+	(void)state;
+	assert_non_null(blocks);
+	assert_int_equal(discover_parse_cmdline(argv, 5, &vm, NULL), 0);
+	assert_int_equal(vm.n_disks, 1);
+	discover_apply_query_block(&vm, blocks);
+	assert_int_equal(vm.n_disks, 1);
+	check_str(vm.disks[0].source, "/img/snap1.qcow2", "the live file");
+	check_str(vm.disks[0].node, "snap1", "the live node");
+	assert_int_equal(vm.disks[0].n_backing, 1);
+	check_str(vm.disks[0].backing[0].source, "/img/top.qcow2", "the old top under it");
+	json_object_put(blocks);
+	discover_vm_clear(&vm);
+}
+
 static void test_live_after_snapshot(void **state)
 {
 	struct disc_vm vm;
@@ -1350,13 +1528,18 @@ static void test_live_after_snapshot(void **state)
 	struct json_object *blocks = json(
 		"[{\"device\": \"\", \"qdev\": \"/machine/peripheral/virtio-disk0/virtio-backend\", \"locked\": false,"
 		"  \"removable\": false, \"type\": \"unknown\","
-		"  \"inserted\": {\"file\": \"/var/lib/libvirt/images/alldisks-snap1.qcow2\", \"node-name\": \"libvirt-5-format\","
+		"  \"inserted\": {\"file\": \"/var/lib/libvirt/images/alldisks-snap1.qcow2\", \"node-name\": "
+		"\"libvirt-5-format\","
 		"    \"drv\": \"qcow2\", \"ro\": false, \"backing_file_depth\": 3,"
 		"    \"image\": {\"filename\": \"/var/lib/libvirt/images/alldisks-snap1.qcow2\", \"format\": \"qcow2\","
-		"      \"backing-image\": {\"filename\": \"/var/lib/libvirt/images/alldisks-top.qcow2\", \"format\": \"qcow2\","
-		"        \"backing-image\": {\"filename\": \"/var/lib/libvirt/images/alldisks-mid.qcow2\", \"format\": \"qcow2\","
-		"          \"backing-image\": {\"filename\": \"/var/lib/libvirt/images/debian-12-base.raw\", \"format\": \"raw\"}}}}}},"
-		" {\"device\": \"\", \"qdev\": \"sata0-0-3\", \"locked\": false, \"removable\": true, \"tray_open\": false,"
+		"      \"backing-image\": {\"filename\": \"/var/lib/libvirt/images/alldisks-top.qcow2\", \"format\": "
+		"\"qcow2\","
+		"        \"backing-image\": {\"filename\": \"/var/lib/libvirt/images/alldisks-mid.qcow2\", \"format\": "
+		"\"qcow2\","
+		"          \"backing-image\": {\"filename\": \"/var/lib/libvirt/images/debian-12-base.raw\", "
+		"\"format\": \"raw\"}}}}}},"
+		" {\"device\": \"\", \"qdev\": \"sata0-0-3\", \"locked\": false, \"removable\": true, \"tray_open\": "
+		"false,"
 		"  \"type\": \"unknown\"}]");
 
 	(void)state;
@@ -1394,15 +1577,19 @@ static void test_live_alias_exact(void **state)
 		"<source file='/img/ten.qcow2' index='1'/><backingStore/><target dev='vdk' bus='virtio'/>"
 		"<alias name='virtio-disk10'/></disk>\n"
 		"  </devices></domain>\n</domstatus>\n";
-	struct json_object *blocks = json(
-		"[{\"device\": \"\", \"qdev\": \"/machine/peripheral/virtio-disk10/virtio-backend\", \"removable\": false,"
-		"  \"inserted\": {\"file\": \"/img/ten-snap.qcow2\", \"node-name\": \"snap10\", \"drv\": \"qcow2\", \"ro\": false,"
-		"    \"image\": {\"filename\": \"/img/ten-snap.qcow2\", \"format\": \"qcow2\","
-		"      \"backing-image\": {\"filename\": \"/img/ten.qcow2\", \"format\": \"qcow2\"}}}},"
-		" {\"device\": \"\", \"qdev\": \"/machine/peripheral/virtio-disk1/virtio-backend\", \"removable\": false,"
-		"  \"inserted\": {\"file\": \"/img/one-snap.qcow2\", \"node-name\": \"snap1\", \"drv\": \"qcow2\", \"ro\": false,"
-		"    \"image\": {\"filename\": \"/img/one-snap.qcow2\", \"format\": \"qcow2\","
-		"      \"backing-image\": {\"filename\": \"/img/one.qcow2\", \"format\": \"qcow2\"}}}}]");
+	struct json_object *blocks =
+		json("[{\"device\": \"\", \"qdev\": \"/machine/peripheral/virtio-disk10/virtio-backend\", "
+		     "\"removable\": false,"
+		     "  \"inserted\": {\"file\": \"/img/ten-snap.qcow2\", \"node-name\": \"snap10\", \"drv\": "
+		     "\"qcow2\", \"ro\": false,"
+		     "    \"image\": {\"filename\": \"/img/ten-snap.qcow2\", \"format\": \"qcow2\","
+		     "      \"backing-image\": {\"filename\": \"/img/ten.qcow2\", \"format\": \"qcow2\"}}}},"
+		     " {\"device\": \"\", \"qdev\": \"/machine/peripheral/virtio-disk1/virtio-backend\", "
+		     "\"removable\": false,"
+		     "  \"inserted\": {\"file\": \"/img/one-snap.qcow2\", \"node-name\": \"snap1\", \"drv\": "
+		     "\"qcow2\", \"ro\": false,"
+		     "    \"image\": {\"filename\": \"/img/one-snap.qcow2\", \"format\": \"qcow2\","
+		     "      \"backing-image\": {\"filename\": \"/img/one.qcow2\", \"format\": \"qcow2\"}}}}]");
 	struct qc_error *err = NULL;
 	struct disc_vm vm = { 0 };
 
@@ -1425,20 +1612,22 @@ static void test_live_bare_drive(void **state)
 	struct argv_builder b;
 	struct disc_vm vm;
 	const struct disc_disk *d;
-	struct json_object *blocks = json(
-		"[{\"device\": \"drive0\", \"qdev\": \"/machine/peripheral-anon/device[0]/virtio-backend\","
-		"  \"locked\": false, \"removable\": false, \"type\": \"unknown\","
-		"  \"inserted\": {\"file\": \"/tmp/after-snap.qcow2\", \"node-name\": \"#block321\", \"drv\": \"qcow2\", \"ro\": false,"
-		"    \"image\": {\"filename\": \"/tmp/after-snap.qcow2\", \"format\": \"qcow2\","
-		"      \"backing-image\": {\"filename\": \"/tmp/disk.qcow2\", \"format\": \"qcow2\"}}}},"
-		" {\"device\": \"hot1\", \"qdev\": \"/machine/peripheral-anon/device[1]/virtio-backend\","
-		"  \"locked\": false, \"removable\": false, \"type\": \"unknown\","
-		"  \"inserted\": {\"file\": \"/tmp/hot.raw\", \"node-name\": \"#block555\", \"drv\": \"raw\", \"ro\": true,"
-		"    \"image\": {\"filename\": \"/tmp/hot.raw\", \"format\": \"raw\"}}}]");
+	struct json_object *blocks =
+		json("[{\"device\": \"drive0\", \"qdev\": \"/machine/peripheral-anon/device[0]/virtio-backend\","
+		     "  \"locked\": false, \"removable\": false, \"type\": \"unknown\","
+		     "  \"inserted\": {\"file\": \"/tmp/after-snap.qcow2\", \"node-name\": \"#block321\", \"drv\": "
+		     "\"qcow2\", \"ro\": false,"
+		     "    \"image\": {\"filename\": \"/tmp/after-snap.qcow2\", \"format\": \"qcow2\","
+		     "      \"backing-image\": {\"filename\": \"/tmp/disk.qcow2\", \"format\": \"qcow2\"}}}},"
+		     " {\"device\": \"hot1\", \"qdev\": \"/machine/peripheral-anon/device[1]/virtio-backend\","
+		     "  \"locked\": false, \"removable\": false, \"type\": \"unknown\","
+		     "  \"inserted\": {\"file\": \"/tmp/hot.raw\", \"node-name\": \"#block555\", \"drv\": \"raw\", "
+		     "\"ro\": true,"
+		     "    \"image\": {\"filename\": \"/tmp/hot.raw\", \"format\": \"raw\"}}}]");
 
 	(void)state;
-	build(&b, "qemu-system-x86_64", "-name", "bare", "-drive", "file=/tmp/disk.qcow2,format=qcow2,if=virtio,id=drive0",
-	      NULL);
+	build(&b, "qemu-system-x86_64", "-name", "bare", "-drive",
+	      "file=/tmp/disk.qcow2,format=qcow2,if=virtio,id=drive0", NULL);
 	parse_argv(&b, &vm);
 	discover_apply_query_block(&vm, blocks);
 	assert_int_equal(vm.n_disks, 2);
@@ -1531,12 +1720,12 @@ static int scan_setup(void **state)
 	/* the libvirt-started QEMU of alldisks */
 	write_cmdline(e->proc, e->alldisks, "/usr/bin/qemu-system-x86_64", "-name", "guest=alldisks,debug-threads=on",
 		      "-S", "-uuid", "5b0e7c1a-3f44-4d7e-9a51-0c2f6e8d4b17", "-chardev",
-		      "socket,id=charmonitor,fd=25,server=on,wait=off", "-mon", "chardev=charmonitor,id=monitor,mode=control",
-		      "-blockdev",
+		      "socket,id=charmonitor,fd=25,server=on,wait=off", "-mon",
+		      "chardev=charmonitor,id=monitor,mode=control", "-blockdev",
 		      "{\"driver\":\"file\",\"filename\":\"/var/lib/libvirt/images/alldisks-top.qcow2\",\"node-name\":"
 		      "\"libvirt-1-storage\"}",
-		      "-blockdev", "{\"node-name\":\"libvirt-1-format\",\"driver\":\"qcow2\",\"file\":\"libvirt-1-storage\"}",
-		      NULL);
+		      "-blockdev",
+		      "{\"node-name\":\"libvirt-1-format\",\"driver\":\"qcow2\",\"file\":\"libvirt-1-storage\"}", NULL);
 	/* a bare QEMU nobody else knows */
 	write_cmdline(e->proc, e->bare, "qemu-system-x86_64", "-machine", "q35,accel=kvm:tcg", "-name", "bare-vm",
 		      "-qmp", "unix:/tmp/qmpctl-bare.qmp,server=on,wait=off", "-drive",
@@ -1619,7 +1808,8 @@ static const struct disc_vm *must(const struct disc_list *list, const char *name
 		char names[2048] = "";
 
 		for (size_t i = 0; i < list->n; i++) {
-			strncat(names, list->vms[i].name ? list->vms[i].name : "(unnamed)", sizeof(names) - strlen(names) - 2);
+			strncat(names, list->vms[i].name ? list->vms[i].name : "(unnamed)",
+				sizeof(names) - strlen(names) - 2);
 			strncat(names, " ", sizeof(names) - strlen(names) - 1);
 		}
 		fail_msg("VM '%s' not found; listed: %s", name, names);
@@ -1650,8 +1840,8 @@ static void test_scan_merged(void **state)
 	const struct disc_vm *vm;
 	const struct disc_disk *d;
 	static const char *const config_only[] = { "qmp-chardev", "hmp-only", "ns-wrong", "comments", "odd-paths" };
-	static const char *const absent[] = { "in-autostart-dir", "in-networks-dir", "default", "backup-copy",
-					      "malformed", "images", "impostor", "not-this-one" };
+	static const char *const absent[] = { "in-autostart-dir", "in-networks-dir", "default",	 "backup-copy",
+					      "malformed",	  "images",	     "impostor", "not-this-one" };
 
 	scan(e, false, &list);
 
@@ -1717,7 +1907,8 @@ static void test_scan_merged(void **state)
 	check_sources(vm, DISC_SRC_XML | DISC_SRC_STATUS | DISC_SRC_PROC);
 	assert_int_equal(vm->pid, e->minimal);
 	if (vm->state == DISC_STATE_SHUTOFF)
-		fail_msg("minimal runs (pid %d) but is listed as shut off after its stale status file", (int)e->minimal);
+		fail_msg("minimal runs (pid %d) but is listed as shut off after its stale status file",
+			 (int)e->minimal);
 	check_str(vm->qmp, "/tmp/qmpctl-minimal.qmp", "minimal qmp");
 	check_str(vm->monitor, NULL, "minimal monitor (from a stale status file)");
 
@@ -1791,13 +1982,15 @@ static void test_scan_find(void **state)
 		  "find by name");
 	check_str(discover_find(&list, "5b0e7c1a-3f44-4d7e-9a51-0c2f6e8d4b17") ? "found" : NULL, "found",
 		  "find by uuid");
-	assert_ptr_equal(discover_find(&list, "5b0e7c1a-3f44-4d7e-9a51-0c2f6e8d4b17"), discover_find(&list, "alldisks"));
+	assert_ptr_equal(discover_find(&list, "5b0e7c1a-3f44-4d7e-9a51-0c2f6e8d4b17"),
+			 discover_find(&list, "alldisks"));
 	snprintf(num, sizeof(num), "%d", (int)e->alldisks);
 	assert_ptr_equal(discover_find(&list, num), discover_find(&list, "alldisks"));
 	snprintf(num, sizeof(num), "%d", (int)e->bare);
 	assert_non_null(discover_find(&list, num));
 	check_str(discover_find(&list, num)->name, "bare-vm", "find by pid");
-	assert_ptr_equal(discover_find(&list, "transient"), discover_find(&list, "7e7e7e7e-3333-4444-8555-666677778888"));
+	assert_ptr_equal(discover_find(&list, "transient"),
+			 discover_find(&list, "7e7e7e7e-3333-4444-8555-666677778888"));
 	assert_null(discover_find(&list, "no-such-vm"));
 	assert_null(discover_find(&list, ""));
 	/* shut-off VMs have pid 0: "0" finds none of them */
@@ -1914,6 +2107,256 @@ static void test_scan_missing_and_hostile(void **state)
 	free(missing);
 }
 
+/* A domain file in dir: NAME, UUID (or NULL) and the files of its disks. */
+static void write_domain(const char *dir, const char *file, const char *name, const char *uuid, ...)
+{
+	char *p = path_join(dir, file), *doc = NULL, *disks = strdup(""), *t;
+	const char *src;
+	unsigned n = 0;
+	va_list ap;
+	int len;
+
+	va_start(ap, uuid);
+	while ((src = va_arg(ap, const char *))) {
+		if (asprintf(&t,
+			     "%s<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+			     "<source file='%s'/><target dev='vd%c' bus='virtio'/></disk>\n",
+			     disks, src, 'a' + n++) < 0)
+			fail_msg("out of memory");
+		free(disks);
+		disks = t;
+	}
+	va_end(ap);
+	len = asprintf(&doc, "<domain type='kvm'>\n  <name>%s</name>\n%s%s%s  <devices>\n%s  </devices>\n</domain>\n",
+		       name, uuid ? "  <uuid>" : "", uuid ? uuid : "", uuid ? "</uuid>\n" : "", disks);
+	assert_true(len > 0);
+	spit(p, doc, (size_t)len);
+	free(doc);
+	free(disks);
+	free(p);
+}
+
+static const struct disc_vm *by_file(const struct disc_list *list, const char *file)
+{
+	for (size_t i = 0; i < list->n; i++)
+		if (list->vms[i].xml_path && strstr(list->vms[i].xml_path, file))
+			return &list->vms[i];
+	fail_msg("no VM from %s", file);
+	return NULL;
+}
+
+static const struct disc_vm *by_pid(const struct disc_list *list, pid_t pid)
+{
+	for (size_t i = 0; i < list->n; i++)
+		if (list->vms[i].pid == pid)
+			return &list->vms[i];
+	fail_msg("no VM with pid %d", (int)pid);
+	return NULL;
+}
+
+static size_t warnings_naming_both(const struct disc_list *list, const char *a, const char *b)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < list->n_warnings; i++)
+		if (strstr(list->warnings[i], a) && strstr(list->warnings[i], b))
+			n++;
+	return n;
+}
+
+#define UUID_TWIN   "7a1c0de0-0000-4000-8000-00000000000a"
+#define FAKE_PID(n) ((pid_t)(1999000 + (n)))
+
+/* Domain files that share a uuid or a name, and processes named like
+ * domains they are not: each is listed on its own, never merged into
+ * another's disks, and a name or uuid that fits several selects none. */
+static void test_scan_conflicts(void **state)
+{
+	char *tmp = make_tmpdir(), *etc = path_join(tmp, "etc"), *run = path_join(tmp, "run");
+	char *proc = path_join(tmp, "proc"), num[32];
+	struct disc_opts o = { .libvirt_dir = etc, .run_dir = run, .proc_dir = proc };
+	struct disc_list list = { 0 };
+	struct qc_error *err = NULL;
+	const struct disc_vm *vm;
+	pid_t twin_b = spawn_sleeper();
+
+	(void)state;
+	mkdir(etc, 0755);
+	mkdir(run, 0755);
+	mkdir(proc, 0755);
+	/* a copied file: same uuid, another name and disk */
+	write_domain(etc, "twin-a.xml", "twin-a", UUID_TWIN, "/img/twin-a.qcow2", NULL);
+	write_domain(etc, "twin-b.xml", "twin-b", UUID_TWIN, "/img/twin-b.qcow2", NULL);
+	write_domain(etc, "twin-c.xml", "twin-c", UUID_TWIN, "/img/twin-c.qcow2", NULL);
+	{
+		/* twin-b runs under libvirt: its status file and its process */
+		char *p = path_join(run, "twin-b.xml"), *doc = NULL;
+		int n = asprintf(&doc,
+				 "<domstatus state='running' pid='%d'><monitor path='/run/twin-b.mon' type='unix'/>"
+				 "<domain type='kvm' id='7'><name>twin-b</name><uuid>%s</uuid><devices>"
+				 "<disk type='file' device='disk'><source file='/img/twin-b.qcow2'/><target dev='vda'/>"
+				 "<alias name='virtio-disk0'/></disk></devices></domain></domstatus>\n",
+				 (int)twin_b, UUID_TWIN);
+
+		assert_true(n > 0);
+		spit(p, doc, (size_t)n);
+		free(doc);
+		free(p);
+	}
+	write_cmdline(proc, twin_b, "qemu-system-x86_64", "-name", "guest=twin-b,debug-threads=on", "-uuid", UUID_TWIN,
+		      "-blockdev", "{\"driver\":\"file\",\"filename\":\"/img/twin-b.qcow2\",\"node-name\":\"s1\"}",
+		      NULL);
+	/* a shut-off domain with 4 disks and a bare QEMU of its name with 3 others */
+	write_domain(etc, "web.xml", "web", "7a1c0de0-0000-4000-8000-0000000000b1", "/img/web-1.qcow2",
+		     "/img/web-2.qcow2", "/img/web-3.qcow2", "/img/web-4.qcow2", NULL);
+	write_cmdline(proc, FAKE_PID(1), "qemu-system-x86_64", "-name", "web", "-qmp",
+		      "unix:/tmp/bare-web.qmp,server=on,wait=off", "-drive", "file=/img/other-1.qcow2,if=virtio",
+		      "-drive", "file=/img/other-2.qcow2,if=virtio", "-drive", "file=/img/other-3.qcow2,if=virtio",
+		      NULL);
+	/* a bare QEMU of a domain: its name, and its disks are the domain's */
+	write_domain(etc, "db.xml", "db", "7a1c0de0-0000-4000-8000-0000000000c1", "/img/db-1.qcow2", "/img/db-2.qcow2",
+		     NULL);
+	write_cmdline(proc, FAKE_PID(2), "qemu-system-x86_64", "-name", "db", "-drive",
+		      "file=/img/db-2.qcow2,if=virtio", NULL);
+	/* the name of a domain but another -uuid */
+	write_domain(etc, "app.xml", "app", "7a1c0de0-0000-4000-8000-0000000000d1", "/img/app.qcow2", NULL);
+	write_cmdline(proc, FAKE_PID(3), "qemu-system-x86_64", "-name", "app", "-uuid",
+		      "7a1c0de0-0000-4000-8000-0000000000d2", "-drive", "file=/img/app.qcow2,if=virtio", NULL);
+	/* no -name, the domain's uuid (in upper case): that domain */
+	write_domain(etc, "anon.xml", "anon", "7a1c0de0-0000-4000-8000-0000000000e1", "/img/anon.qcow2", NULL);
+	write_cmdline(proc, FAKE_PID(4), "qemu-system-x86_64", "-uuid", "7A1C0DE0-0000-4000-8000-0000000000E1",
+		      "-drive", "file=/img/somewhere-else.qcow2", NULL);
+	/* the uuid of a domain and another -name: not that domain */
+	write_domain(etc, "solo.xml", "solo", "7a1c0de0-0000-4000-8000-0000000000a7", "/img/solo.qcow2", NULL);
+	write_cmdline(proc, FAKE_PID(5), "qemu-system-x86_64", "-name", "impostor", "-uuid",
+		      "7a1c0de0-0000-4000-8000-0000000000a7", NULL);
+	/* two files, one <name> */
+	write_domain(etc, "dup1.xml", "dup", "7a1c0de0-0000-4000-8000-0000000000f1", "/img/dup1.qcow2", NULL);
+	write_domain(etc, "dup2.xml", "dup", "7a1c0de0-0000-4000-8000-0000000000f2", "/img/dup2.qcow2", NULL);
+
+	assert_int_equal(discover_scan(&o, &list, &err), 0);
+	assert_null(err);
+	for (size_t i = 0; i < list.n_warnings; i++)
+		print_message("warning: %s\n", list.warnings[i]);
+
+	/* twins: two domains, each with its own disk; twin-b with its status file and process */
+	vm = by_file(&list, "twin-a.xml");
+	check_str(vm->name, "twin-a", "twin-a name");
+	check_sources(vm, DISC_SRC_XML);
+	assert_int_equal(vm->pid, 0);
+	assert_int_equal(vm->n_disks, 1);
+	check_str(vm->disks[0].source, "/img/twin-a.qcow2", "twin-a's disk");
+	vm = by_pid(&list, twin_b);
+	check_str(vm->name, "twin-b", "twin-b name");
+	check_sources(vm, DISC_SRC_XML | DISC_SRC_STATUS | DISC_SRC_PROC);
+	assert_int_equal(vm->n_disks, 1);
+	check_str(vm->disks[0].source, "/img/twin-b.qcow2", "twin-b's disk");
+	check_str(vm->monitor, "/run/twin-b.mon", "twin-b monitor");
+	if (warnings_naming_both(&list, "/twin-a.xml, ", "/twin-b.xml and ") != 1 ||
+	    warnings_naming_both(&list, "/twin-b.xml and ", "/twin-c.xml carry the same uuid") != 1)
+		fail_msg("one warning should name the three files sharing uuid %s", UUID_TWIN);
+	check_str(by_file(&list, "twin-c.xml")->disks[0].source, "/img/twin-c.qcow2", "twin-c's disk");
+	check_str(discover_find(&list, "twin-a") ? discover_find(&list, "twin-a")->xml_path : NULL,
+		  by_file(&list, "twin-a.xml")->xml_path, "twin-a by name");
+	assert_ptr_equal(discover_find(&list, "twin-b"), by_pid(&list, twin_b));
+	/* the shared uuid selects neither, and says what does */
+	assert_null(discover_select(&list, UUID_TWIN, &err));
+	assert_non_null(err);
+	check_contains(err->msg, "twin-a.xml", "ambiguous uuid names the first file");
+	check_contains(err->msg, "twin-b.xml", "ambiguous uuid names the second file");
+	check_contains(err->msg, "'" UUID_TWIN "' names 3 VMs", "ambiguous uuid counts the three");
+	check_contains(err->msg, "select it by name", "the name selects twin-a");
+	qc_error_free(err);
+	err = NULL;
+
+	/* web: the shut-off domain keeps its 4 disks; the bare QEMU is listed apart with its 3 */
+	vm = by_file(&list, "web.xml");
+	check_sources(vm, DISC_SRC_XML);
+	assert_int_equal(vm->n_disks, 4);
+	assert_int_equal(vm->pid, 0);
+	assert_int_equal(vm->state, DISC_STATE_SHUTOFF);
+	check_str(vm->not_domain, NULL, "the domain is the domain");
+	vm = by_pid(&list, FAKE_PID(1));
+	check_sources(vm, DISC_SRC_PROC);
+	check_str(vm->name, "web", "bare web name");
+	assert_int_equal(vm->n_disks, 3);
+	check_str(vm->qmp, "/tmp/bare-web.qmp", "bare web qmp");
+	check_contains(vm->not_domain, "/web.xml", "the bare web is marked as not the domain");
+	snprintf(num, sizeof(num), "process %d", (int)FAKE_PID(1));
+	if (warnings_naming_both(&list, num, "/web.xml") != 1)
+		fail_msg("one warning should name %s and web.xml", num);
+	assert_null(discover_select(&list, "web", &err));
+	assert_non_null(err);
+	check_contains(err->msg, "'web' names 2 VMs", "ambiguous name");
+	check_contains(err->msg, "/web.xml: select it by uuid 7a1c0de0-0000-4000-8000-0000000000b1", "the domain");
+	snprintf(num, sizeof(num), "select it by pid %d", (int)FAKE_PID(1));
+	check_contains(err->msg, num, "the process");
+	qc_error_free(err);
+	err = NULL;
+	snprintf(num, sizeof(num), "%d", (int)FAKE_PID(1));
+	assert_ptr_equal(discover_select(&list, num, &err), by_pid(&list, FAKE_PID(1)));
+	assert_ptr_equal(discover_select(&list, "7a1c0de0-0000-4000-8000-0000000000b1", &err),
+			 by_file(&list, "web.xml"));
+	assert_null(err);
+
+	/* db: one VM, the domain's two disks */
+	vm = by_file(&list, "db.xml");
+	check_sources(vm, DISC_SRC_XML | DISC_SRC_PROC);
+	assert_int_equal(vm->pid, FAKE_PID(2));
+	assert_int_equal(vm->n_disks, 2);
+	check_str(vm->not_domain, NULL, "db");
+
+	/* app: another uuid, another VM */
+	vm = by_file(&list, "app.xml");
+	check_sources(vm, DISC_SRC_XML);
+	vm = by_pid(&list, FAKE_PID(3));
+	check_sources(vm, DISC_SRC_PROC);
+	check_contains(vm->not_domain, "/app.xml", "app process");
+	snprintf(num, sizeof(num), "process %d", (int)FAKE_PID(3));
+	if (warnings_naming_both(&list, num, "uuid differs") != 1)
+		fail_msg("one warning should say process %d's uuid differs", (int)FAKE_PID(3));
+
+	/* anon: by uuid alone, whatever its disks */
+	vm = by_file(&list, "anon.xml");
+	check_sources(vm, DISC_SRC_XML | DISC_SRC_PROC);
+	assert_int_equal(vm->pid, FAKE_PID(4));
+	check_str(vm->name, "anon", "anon name");
+
+	/* dup: two files, one name: both listed, the name selects neither */
+	check_str(by_file(&list, "dup1.xml")->disks[0].source, "/img/dup1.qcow2", "dup1's disk");
+	check_str(by_file(&list, "dup2.xml")->disks[0].source, "/img/dup2.qcow2", "dup2's disk");
+	if (warnings_naming_both(&list, "/dup1.xml", "/dup2.xml") != 1)
+		fail_msg("one warning should name dup1.xml and dup2.xml");
+	assert_null(discover_select(&list, "dup", &err));
+	assert_non_null(err);
+	check_contains(err->msg, "dup1.xml: select it by uuid 7a1c0de0-0000-4000-8000-0000000000f1", "dup1");
+	check_contains(err->msg, "dup2.xml: select it by uuid 7a1c0de0-0000-4000-8000-0000000000f2", "dup2");
+	qc_error_free(err);
+	err = NULL;
+	assert_null(discover_find(&list, "dup"));
+
+	/* solo: its uuid under another name is another VM */
+	check_sources(by_file(&list, "solo.xml"), DISC_SRC_XML);
+	vm = by_pid(&list, FAKE_PID(5));
+	check_str(vm->name, "impostor", "impostor name");
+	check_contains(vm->not_domain, "/solo.xml", "impostor process");
+	snprintf(num, sizeof(num), "process %d has the uuid", (int)FAKE_PID(5));
+	if (warnings_naming_both(&list, num, "/solo.xml") != 1)
+		fail_msg("one warning should say process %d has solo's uuid", (int)FAKE_PID(5));
+
+	/* twin-a, -b, -c, web x2, db, app x2, anon, solo x2, dup x2 */
+	assert_int_equal(list.n, 13);
+	/* uuid of the three twins, web's process, app's process, solo's process, dup's name */
+	assert_int_equal(list.n_warnings, 5);
+	discover_list_free(&list);
+	stop_sleeper(twin_b);
+	rm_tree(tmp);
+	free(tmp);
+	free(etc);
+	free(run);
+	free(proc);
+}
+
 static void test_scan_unreadable_dir(void **state)
 {
 	struct scan_env *e = *state;
@@ -1952,6 +2395,8 @@ int main(void)
 {
 	const struct CMUnitTest parsers[] = {
 		cmocka_unit_test(test_domain_all_disk_kinds),
+		cmocka_unit_test(test_domain_nvme_addresses),
+		cmocka_unit_test(test_domain_empty_commandline),
 		cmocka_unit_test(test_domain_qmp_sockets),
 		cmocka_unit_test(test_domain_comments_and_targets),
 		cmocka_unit_test(test_domain_odd_paths),
@@ -1973,7 +2418,9 @@ int main(void)
 		cmocka_unit_test(test_cmdline_drives),
 		cmocka_unit_test(test_state_names),
 		cmocka_unit_test(test_live_state),
+		cmocka_unit_test(test_live_probe),
 		cmocka_unit_test(test_live_after_snapshot),
+		cmocka_unit_test(test_live_bare_blockdev_snapshot),
 		cmocka_unit_test(test_live_alias_exact),
 		cmocka_unit_test(test_live_bare_drive),
 	};
@@ -1983,6 +2430,7 @@ int main(void)
 		cmocka_unit_test(test_scan_no_proc),
 		cmocka_unit_test(test_scan_libvirtd),
 		cmocka_unit_test(test_scan_missing_and_hostile),
+		cmocka_unit_test(test_scan_conflicts),
 		cmocka_unit_test(test_scan_unreadable_dir),
 	};
 	int failed = cmocka_run_group_tests_name("discover parsers", parsers, NULL, NULL);
