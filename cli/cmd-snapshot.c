@@ -18,6 +18,7 @@
 #include "qc_buf.h"
 #include "qmp_sync.h"
 #include "qmpctl.h"
+#include "vm.h"
 #include "snap.h"
 
 static const char usage[] =
@@ -254,16 +255,6 @@ static int print_info(struct qc_ctx *ctx, const char *vmname, struct snap_disk *
 
 /* ---- running a subcommand --------------------------------------------------------- */
 
-static volatile bool cancel_requested;
-
-static void on_sigint(evutil_socket_t sig, short what, void *arg)
-{
-	(void)sig;
-	(void)what;
-	(void)arg;
-	cancel_requested = true;
-}
-
 static void show_progress(void *opaque, uint64_t current, uint64_t total)
 {
 	(void)opaque;
@@ -273,138 +264,53 @@ static void show_progress(void *opaque, uint64_t current, uint64_t total)
 
 enum sub { SUB_CREATE, SUB_LIST, SUB_INFO, SUB_REVERT, SUB_DELETE };
 
-static int exec_snapshot(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv)
+static struct snap_opts o;
+
+/* Live or shut off, and the disks as the VM or its images see them.  A
+ * signal (caught by main from here on) cancels what runs instead of killing
+ * us halfway (a qemu-storage-daemon left holding the image locks). */
+static int snap_begin(struct qc_ctx *ctx, const struct qc_run *run, struct snap_ctx *sctx, struct snap_disk **disks,
+		      size_t *n)
 {
-	static const struct option longopts[] = {
-		QC_COMMON_LONGOPTS,
-		{ "disk-only", no_argument, NULL, 'D' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "paused", no_argument, NULL, 'P' },
-		{ "vmstate-disk", required_argument, NULL, 'm' },
-		{ "disks", required_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 },
-	};
-	static const char *const subs[] = { "create", "list", "info", "revert", "delete" };
-	struct snap_opts o = { 0 };
+	struct qc_error *err = NULL;
+
+	sctx->base = ctx->base;
+	sctx->timeout_ms = cli_timeout(ctx);
+	sctx->cancel = &ctx->cancel;
+	if (isatty(STDERR_FILENO))
+		sctx->progress = show_progress;
+	if (vm_open(run->vm, ctx->base, &err) < 0)
+		return cli_fail(err);
+	sctx->s = run->vm->s;
+	if (sctx->s ? snap_disks_live(sctx, run->vm->disc, disks, n, &err) < 0
+		    : snap_disks_offline(run->vm->disc, disks, n, &err) < 0)
+		return cli_fail(err);
+	return 0;
+}
+
+static int run_sub(struct qc_ctx *ctx, const struct qc_run *run, enum sub sub)
+{
 	struct snap_ctx sctx = { 0 };
-	struct disc_list list = { 0 };
-	struct disc_vm *vm = NULL;
 	struct snap_disk *disks = NULL;
 	size_t n = 0;
 	struct qc_error *err = NULL;
-	struct event *sigs[3] = { NULL, NULL, NULL };
-	const char *what = NULL, *name = NULL, *vmname;
-	char *addr = NULL;
-	enum sub sub = SUB_LIST;
-	bool found = false;
-	int rc, i;
+	const char *name = sub == SUB_LIST ? NULL : run->argv[0];
+	int rc;
 
-	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS, longopts, own_opt, &o);
-	if (rc >= 0)
-		goto out;
-	rc = 0;
-	i = optind;
-	if (i >= argc) {
-		rc = cli_usage_error(cmd, "no subcommand given (create, list, info, revert or delete)");
-		goto out;
-	}
-	for (size_t k = 0; k < 5; k++)
-		if (!strcmp(argv[i], subs[k])) {
-			sub = (enum sub)k;
-			found = true;
-		}
-	if (!found) {
-		rc = cli_usage_error(cmd, "unknown subcommand '%s'", argv[i]);
-		goto out;
-	}
-	i++;
-	rc = cli_take_vm(ctx, cmd, argc, argv, &i, &what);
-	if (rc >= 0)
-		goto out;
-	rc = 0;
-	if (sub != SUB_LIST) {
-		if (i >= argc) {
-			rc = cli_usage_error(cmd, "no snapshot name given");
-			goto out;
-		}
-		name = argv[i++];
-	}
-	rc = cli_no_more_args(cmd, argc, argv, i);
-	if (rc >= 0)
-		goto out;
-	rc = 0;
 	if (sub == SUB_CREATE && snap_check_name(name, &err) < 0) {
 		rc = cli_fail(err);
-		err = NULL;
 		goto out;
 	}
-
-	/* Which VM, and is it running? */
-	if (ctx->socket || cli_is_address(what)) {
-		addr = qc_strdup(ctx->socket ? ctx->socket : what);
-	} else {
-		vm = cli_find_vm(ctx, what, &list);
-		if (!vm) {
-			rc = 1;
-			goto out;
-		}
-		addr = cli_vm_address(&list, vm, &err);
-		if (!addr && vm->state != DISC_STATE_SHUTOFF) {
-			rc = cli_fail(err);
-			err = NULL;
-			goto out;
-		}
-		qc_error_free(err);
-		err = NULL;
-	}
-	vmname = vm && vm->name ? vm->name : (addr ? addr : "?");
-	/* From here on a signal cancels what runs instead of killing us
-	 * halfway (a qemu-storage-daemon left holding the image locks). */
-	for (size_t k = 0; k < 3; k++) {
-		static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
-
-		sigs[k] = evsignal_new(ctx->base, signals[k], on_sigint, NULL);
-		event_add(sigs[k], NULL);
-	}
-	sctx.base = ctx->base;
-	sctx.timeout_ms = cli_timeout(ctx);
-	sctx.cancel = &cancel_requested;
-	if (isatty(STDERR_FILENO))
-		sctx.progress = show_progress;
-	if (addr) {
-		struct qmp_session_opts sopts = { 0 };
-
-		sopts.greeting_timeout_ms = sopts.command_timeout_ms = cli_timeout(ctx);
-		sctx.s = qmp_session_new(ctx->base, &sopts);
-		if (ctx->verbose)
-			qmp_session_set_trace(sctx.s, cli_trace, NULL);
-		if (qmp_session_connect(sctx.s, addr, &err) < 0 || qmp_sync_wait_ready(ctx->base, sctx.s, &err) < 0) {
-			/* Nobody listening and discovery knows the disks: shut off. */
-			bool gone = err->errnum == ENOENT || err->errnum == ECONNREFUSED;
-
-			qmp_session_free(sctx.s);
-			sctx.s = NULL;
-			if (!gone || !vm || (vm->sources & DISC_SRC_PROC)) {
-				rc = cli_fail(err);
-				err = NULL;
-				goto out;
-			}
-			qc_error_free(err);
-			err = NULL;
-		}
-	}
-	if (sctx.s ? snap_disks_live(&sctx, vm, &disks, &n, &err) < 0 : snap_disks_offline(vm, &disks, &n, &err) < 0) {
-		rc = cli_fail(err);
-		err = NULL;
+	rc = snap_begin(ctx, run, &sctx, &disks, &n);
+	if (rc)
 		goto out;
-	}
 
 	switch (sub) {
 	case SUB_LIST:
 		rc = print_list(ctx, disks, n);
 		break;
 	case SUB_INFO:
-		rc = print_info(ctx, vmname, disks, n, name);
+		rc = print_info(ctx, vm_name(run->vm), disks, n, name);
 		break;
 	case SUB_CREATE: {
 		struct snap_create_opts co = {
@@ -443,23 +349,139 @@ static int exec_snapshot(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc,
 	err = NULL;
 out:
 	qc_error_free(err);
-	for (size_t k = 0; k < 3; k++)
-		if (sigs[k])
-			event_free(sigs[k]);
-	if (sctx.s)
-		qmp_session_free(sctx.s);
 	snap_disks_free(disks, n);
-	discover_list_free(&list);
-	free(addr);
 	for (size_t k = 0; k < o.n_only; k++)
 		free(o.only[k]);
 	free(o.only);
 	return rc;
 }
 
+static int exec_create(struct qc_ctx *ctx, const struct qc_run *run)
+{
+	return run_sub(ctx, run, SUB_CREATE);
+}
+
+static int exec_list(struct qc_ctx *ctx, const struct qc_run *run)
+{
+	return run_sub(ctx, run, SUB_LIST);
+}
+
+static int exec_info(struct qc_ctx *ctx, const struct qc_run *run)
+{
+	return run_sub(ctx, run, SUB_INFO);
+}
+
+static int exec_revert(struct qc_ctx *ctx, const struct qc_run *run)
+{
+	return run_sub(ctx, run, SUB_REVERT);
+}
+
+static int exec_delete(struct qc_ctx *ctx, const struct qc_run *run)
+{
+	return run_sub(ctx, run, SUB_DELETE);
+}
+
+/* ---- the table entries ---------------------------------------------------------- */
+
+static const struct option create_longopts[] = {
+	{ "disk-only", no_argument, NULL, 'D' },
+	{ "force", no_argument, NULL, 'f' },
+	{ "vmstate-disk", required_argument, NULL, 'm' },
+	{ "disks", required_argument, NULL, 'd' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option revert_longopts[] = {
+	{ "disk-only", no_argument, NULL, 'D' },
+	{ "force", no_argument, NULL, 'f' },
+	{ "paused", no_argument, NULL, 'P' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char create_usage[] =
+	"Usage: qmpctl snapshot create [OPTIONS] VM NAME\n"
+	"\n"
+	"Take an internal snapshot NAME of a running or shut-off VM, like virsh\n"
+	"snapshot-create-as.  Running: a snapshot-save job (the VM state on one disk);\n"
+	"shut off: the images are changed in a private qemu-storage-daemon.\n"
+	"\n"
+	"  --disk-only            disks only, atomically across disks, no VM state\n"
+	"  --vmstate-disk TARGET  the disk that holds the VM state\n"
+	"                         (default: the first writable qcow2 disk)\n"
+	"  --disks TARGET,...     only these disks\n"
+	"  --force                replace a snapshot of the same name\n"
+	"  -s, --socket PATH      QMP socket (then VM is left out)\n"
+	"  -t, --timeout SEC      how long to wait for each QMP reply (default 30)\n"
+	"  -v, --verbose          print every QMP message on stderr\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"Ctrl-C while a snapshot is being saved cancels the job: the VM keeps running and\n"
+	"no half snapshot is left.\n";
+
+static const char list_usage[] = "Usage: qmpctl snapshot list [OPTIONS] VM\n"
+				 "\n"
+				 "List a VM's internal snapshots, read from its images, like virsh snapshot-list.\n"
+				 "\n"
+				 "      --json             an array of objects\n"
+				 "  -s, --socket PATH      QMP socket (then VM is left out)\n"
+				 "  -t, --timeout SEC      how long to wait for each QMP reply (default 30)\n"
+				 "  -v, --verbose          print every QMP message on stderr\n"
+				 "  -h, --help             show this help\n";
+
+static const char info_usage[] = "Usage: qmpctl snapshot info [OPTIONS] VM NAME\n"
+				 "\n"
+				 "Show one snapshot on every disk, like virsh snapshot-info.\n"
+				 "\n"
+				 "      --json             one object, with the per-disk details\n"
+				 "  -s, --socket PATH      QMP socket (then VM is left out)\n"
+				 "  -t, --timeout SEC      how long to wait for each QMP reply (default 30)\n"
+				 "  -v, --verbose          print every QMP message on stderr\n"
+				 "  -h, --help             show this help\n";
+
+static const char revert_usage[] =
+	"Usage: qmpctl snapshot revert [OPTIONS] VM NAME\n"
+	"\n"
+	"Revert a VM to a snapshot, like virsh snapshot-revert (a snapshot-load job when\n"
+	"it runs; the images natively when it is shut off).\n"
+	"\n"
+	"  --disk-only            shut off: restore the disks of a full snapshot\n"
+	"  --force                although some qcow2 disk lacks the snapshot\n"
+	"  --paused               leave the VM paused afterwards\n"
+	"  -s, --socket PATH      QMP socket (then VM is left out)\n"
+	"  -t, --timeout SEC      how long to wait for each QMP reply (default 30)\n"
+	"  -v, --verbose          print every QMP message on stderr\n"
+	"  -h, --help             show this help\n";
+
+static const char delete_usage[] = "Usage: qmpctl snapshot delete [OPTIONS] VM NAME\n"
+				   "\n"
+				   "Delete a snapshot from every disk that has it, like virsh snapshot-delete.\n"
+				   "\n"
+				   "  -s, --socket PATH      QMP socket (then VM is left out)\n"
+				   "  -t, --timeout SEC      how long to wait for each QMP reply (default 30)\n"
+				   "  -v, --verbose          print every QMP message on stderr\n"
+				   "  -h, --help             show this help\n";
+
+#define SNAP_ENTRY(n_, summary_, usage_, exec_, longopts_, nargs_)                                           \
+	{                                                                                                    \
+		.name = "snapshot " n_, .summary = summary_, .usage = usage_, .longopts = longopts_,         \
+		.opt = own_opt, .opts = &o, .min_args = nargs_, .max_args = nargs_,                          \
+		.args_name = "snapshot name", .vm = QC_VM_ARG, .signals = QC_SIGS, .exec = exec_,            \
+	}
+
+const struct qc_cmd qc_cmd_snapshot_create =
+	SNAP_ENTRY("create", "take a snapshot (virsh snapshot-create-as)", create_usage, exec_create, create_longopts, 1);
+const struct qc_cmd qc_cmd_snapshot_list =
+	SNAP_ENTRY("list", "list the snapshots (virsh snapshot-list)", list_usage, exec_list, NULL, 0);
+const struct qc_cmd qc_cmd_snapshot_info =
+	SNAP_ENTRY("info", "show one snapshot (virsh snapshot-info)", info_usage, exec_info, NULL, 1);
+const struct qc_cmd qc_cmd_snapshot_revert =
+	SNAP_ENTRY("revert", "revert to a snapshot (virsh snapshot-revert)", revert_usage, exec_revert,
+		   revert_longopts, 1);
+const struct qc_cmd qc_cmd_snapshot_delete =
+	SNAP_ENTRY("delete", "delete a snapshot (virsh snapshot-delete)", delete_usage, exec_delete, NULL, 1);
+
 const struct qc_cmd qc_cmd_snapshot = {
 	.name = "snapshot",
 	.summary = "create, list, inspect, revert and delete snapshots",
 	.usage = usage,
-	.exec = exec_snapshot,
 };
