@@ -299,6 +299,7 @@ static int run_sub(struct qc_ctx *ctx, const struct qc_run *run, enum sub sub)
 
 	if (sub == SUB_CREATE && snap_check_name(name, &err) < 0) {
 		rc = cli_fail(err);
+		err = NULL;
 		goto out;
 	}
 	rc = snap_begin(ctx, run, &sctx, &disks, &n);
