@@ -165,6 +165,8 @@ static int exec_events(struct qc_ctx *ctx, const struct qc_run *run)
 	(void)sub;
 	ctx->on_signal = on_signal;
 	ctx->signal_opaque = &st;
+	if (ctx->signo) /* caught before we listened */
+		on_signal(&st, ctx->signo);
 	if (ctx->timeout_ms) {
 		struct timeval tv = { ctx->timeout_ms / 1000, (ctx->timeout_ms % 1000) * 1000 };
 

@@ -470,7 +470,8 @@ static const char delete_usage[] = "Usage: qmpctl snapshot delete [OPTIONS] VM N
 	}
 
 const struct qc_cmd qc_cmd_snapshot_create =
-	SNAP_ENTRY("create", "take a snapshot (virsh snapshot-create-as)", create_usage, exec_create, create_longopts, 1);
+	SNAP_ENTRY("create", "take a snapshot (virsh snapshot-create-as)", create_usage, exec_create,
+		   create_longopts, 1);
 const struct qc_cmd qc_cmd_snapshot_list =
 	SNAP_ENTRY("list", "list the snapshots (virsh snapshot-list)", list_usage, exec_list, NULL, 0);
 const struct qc_cmd qc_cmd_snapshot_info =

@@ -316,6 +316,8 @@ static int exec_tap(struct qc_ctx *ctx, const struct qc_run *run)
 	r.retry = evtimer_new(ctx->base, on_retry, &r);
 	ctx->on_signal = on_signal;
 	ctx->signal_opaque = &r;
+	if (ctx->signo) /* caught before we listened */
+		on_signal(&r, ctx->signo);
 
 	if (o.reconnect) {
 		/* Clients may connect at once; they are greeted once QEMU is there. */
