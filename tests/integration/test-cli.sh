@@ -69,11 +69,15 @@ empty=$T/empty
 mkdir -p "$empty"
 
 note "common options after the verb: list, qmp, -s, -v"
+# Only our VM: other tests' QEMUs come and go in parallel.
+ours() { jq -c --argjson pid "$QEMU_PID" '[.[] | select(.pid == $pid)]' <<<"$1"; }
 assert_exit 0 qmpctl --libvirt-dir "$empty" --run-dir "$empty" --json list
-before=$OUT
-assert_json "$before" 'any(.[]; .name == "cli")' "--json list finds the VM"
+before=$(ours "$OUT")
+assert_json "$before" 'length == 1 and .[0].name == "cli" and .[0].state == "running"' "--json list finds the VM"
 assert_exit 0 qmpctl list --json --libvirt-dir "$empty" --run-dir "$empty"
-assert_eq "$before" "$OUT" "list --json and --json list: same output"
+assert_eq "$before" "$(ours "$OUT")" "list --json and --json list: same output"
+assert_exit 0 qmpctl list --libvirt-dir "$empty" --run-dir "$empty"
+assert_not_contains "$OUT" '"name"' "list without --json: a table"
 assert_exit 0 qmpctl qmp query-name --socket "$QMP_SOCK" --json
 assert_eq '{"name":"cli"}' "$OUT" "--socket and --json after the verb"
 assert_exit 0 qmpctl hmp "$QMP_SOCK" info name -v
