@@ -12,6 +12,7 @@
 #include "qc_buf.h"
 #include "qmp_sync.h"
 #include "qmpctl.h"
+#include "vm.h"
 
 static const char usage[] =
 	"Usage: qmpctl disks [OPTIONS] VM\n"
@@ -79,48 +80,21 @@ static void apply_live(struct qc_ctx *ctx, struct disc_vm *vm, const char *addr)
 	qmp_session_free(s);
 }
 
-static int exec_disks(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv)
+static int exec_disks(struct qc_ctx *ctx, const struct qc_run *run)
 {
-	static const struct option longopts[] = { QC_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
 	static const char *const heads[] = { "Type", "Device", "Target", "Format", "Source" };
-	struct disc_list list = { 0 };
 	struct disc_vm sock_vm = { 0 }, *vm;
 	struct qc_error *err = NULL;
-	const char *what = NULL;
-	char *addr = NULL;
-	int rc, arg;
+	const char *addr = run->vm->addr;
 
-	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS, longopts, NULL, NULL);
-	if (rc >= 0)
-		return rc;
-	arg = optind;
-	rc = cli_take_vm(ctx, cmd, argc, argv, &arg, &what);
-	if (rc < 0)
-		rc = cli_no_more_args(cmd, argc, argv, arg);
-	if (rc >= 0)
-		return rc;
-
-	if (ctx->socket || cli_is_address(what)) {
-		vm = &sock_vm;
-		addr = qc_strdup(ctx->socket ? ctx->socket : what);
-	} else {
-		vm = cli_find_vm(ctx, what, &list);
-		if (!vm) {
-			discover_list_free(&list);
-			return 1;
-		}
-		addr = cli_vm_address(&list, vm, &err);
-		qc_error_free(err);
-		err = NULL;
-	}
+	/* Named by its socket, the VM's disks come from the live view only. */
+	vm = run->vm->disc ? run->vm->disc : &sock_vm;
 	if (addr)
 		apply_live(ctx, vm, addr);
 	if (vm == &sock_vm && !vm->n_disks) {
 		qc_error_set(&err, "cannot read the disks of the VM at %s", addr);
-		free(addr);
 		return cli_fail(err);
 	}
-	free(addr);
 
 	if (ctx->json) {
 		struct json_object *arr = json_object_new_array();
@@ -143,7 +117,6 @@ static int exec_disks(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, ch
 		cli_table_free(&t);
 	}
 	discover_vm_clear(&sock_vm);
-	discover_list_free(&list);
 	return 0;
 }
 
@@ -151,5 +124,6 @@ const struct qc_cmd qc_cmd_disks = {
 	.name = "disks",
 	.summary = "list a VM's disks (like virsh domblklist --details)",
 	.usage = usage,
+	.vm = QC_VM_ARG,
 	.exec = exec_disks,
 };

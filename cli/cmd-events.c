@@ -13,6 +13,7 @@
 #include "qc_buf.h"
 #include "qmp_sync.h"
 #include "qmpctl.h"
+#include "vm.h"
 
 static const char usage[] =
 	"Usage: qmpctl events [OPTIONS] VM\n"
@@ -121,47 +122,35 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(st->base);
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+static void on_signal(void *arg, int sig)
 {
 	struct ev_state *st = arg;
 
-	(void)what;
-	st->signo = (int)sig;
+	st->signo = sig;
 	st->done = true;
 	event_base_loopbreak(st->base);
 }
 
-static int exec_events(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv)
+static const struct option longopts[] = {
+	{ "count", required_argument, NULL, 'c' },
+	{ "filter", required_argument, NULL, 'f' },
+	{ NULL, 0, NULL, 0 },
+};
+static struct ev_opts o;
+
+static int exec_events(struct qc_ctx *ctx, const struct qc_run *run)
 {
-	static const struct option longopts[] = {
-		QC_COMMON_LONGOPTS,
-		{ "count", required_argument, NULL, 'c' },
-		{ "filter", required_argument, NULL, 'f' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct ev_opts o = { 0 };
 	struct ev_state st = { 0 };
 	struct qmp_session_opts sopts = { 0 };
 	struct qmp_subscription *sub;
 	struct qmp_session *s = NULL;
 	struct qc_error *err = NULL;
-	struct event *timer = NULL, *sigint = NULL, *sigterm = NULL;
-	const char *vm = NULL;
-	char *addr = NULL;
-	int rc, i;
+	struct event *timer = NULL;
+	const char *addr = vm_address(run->vm, &err);
+	int rc;
 
-	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS "c:f:", longopts, own_opt, &o);
-	if (rc >= 0)
-		goto out;
-	i = optind;
-	rc = cli_take_vm(ctx, cmd, argc, argv, &i, &vm);
-	if (rc < 0)
-		rc = cli_no_more_args(cmd, argc, argv, i);
-	if (rc >= 0)
-		goto out;
-	addr = cli_resolve_vm(ctx, vm);
 	if (!addr) {
-		rc = 1;
+		rc = cli_fail(err);
 		goto out;
 	}
 	st.base = ctx->base;
@@ -174,10 +163,10 @@ static int exec_events(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, c
 	/* Subscribed before connecting: events sent during negotiation count. */
 	sub = qmp_session_subscribe(s, NULL, on_event, &st);
 	(void)sub;
-	sigint = evsignal_new(ctx->base, SIGINT, on_signal, &st);
-	sigterm = evsignal_new(ctx->base, SIGTERM, on_signal, &st);
-	event_add(sigint, NULL);
-	event_add(sigterm, NULL);
+	ctx->on_signal = on_signal;
+	ctx->signal_opaque = &st;
+	if (ctx->signo) /* caught before we listened */
+		on_signal(&st, ctx->signo);
 	if (ctx->timeout_ms) {
 		struct timeval tv = { ctx->timeout_ms / 1000, (ctx->timeout_ms % 1000) * 1000 };
 
@@ -212,14 +201,10 @@ static int exec_events(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, c
 		rc = cli_fail(err);
 	}
 out:
+	ctx->on_signal = NULL;
 	if (timer)
 		event_free(timer);
-	if (sigint)
-		event_free(sigint);
-	if (sigterm)
-		event_free(sigterm);
 	qmp_session_free(s);
-	free(addr);
 	for (size_t k = 0; k < o.n_names; k++)
 		free(o.names[k]);
 	free(o.names);
@@ -230,5 +215,11 @@ const struct qc_cmd qc_cmd_events = {
 	.name = "events",
 	.summary = "print QMP events as they arrive",
 	.usage = usage,
+	.shortopts = "c:f:",
+	.longopts = longopts,
+	.opt = own_opt,
+	.opts = &o,
+	.vm = QC_VM_ARG,
+	.signals = QC_SIGINT | QC_SIGTERM,
 	.exec = exec_events,
 };

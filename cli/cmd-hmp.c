@@ -24,40 +24,21 @@ static const char usage[] =
 	"Example:\n"
 	"  qmpctl hmp /run/vm.qmp 'info version'\n";
 
-static int exec_hmp(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv)
+static int exec_hmp(struct qc_ctx *ctx, const struct qc_run *run)
 {
-	static const struct option longopts[] = { QC_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
 	struct qc_error *err = NULL;
 	struct json_object *args, *ret;
-	struct qmp_session *s;
 	struct qc_buf line = { 0 };
-	const char *vm = NULL;
-	int rc, i;
 
-	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS, longopts, NULL, NULL);
-	if (rc >= 0)
-		return rc;
-	i = optind;
-	rc = cli_take_vm(ctx, cmd, argc, argv, &i, &vm);
-	if (rc >= 0)
-		return rc;
-	if (i >= argc)
-		return cli_usage_error(cmd, "no HMP command given");
-	for (; i < argc; i++) {
+	for (int i = 0; i < run->argc; i++) {
 		if (line.len)
 			qc_buf_append_c(&line, ' ');
-		qc_buf_append_str(&line, argv[i]);
-	}
-	s = cli_open_vm(ctx, vm);
-	if (!s) {
-		qc_buf_free(&line);
-		return 1;
+		qc_buf_append_str(&line, run->argv[i]);
 	}
 	args = json_object_new_object();
 	json_object_object_add(args, "command-line", json_object_new_string(qc_buf_str(&line)));
 	qc_buf_free(&line);
-	ret = qmp_sync_execute(ctx->base, s, "human-monitor-command", args, &err);
-	qmp_session_free(s);
+	ret = qmp_sync_execute(ctx->base, run->s, "human-monitor-command", args, &err);
 	if (!ret)
 		return cli_fail(err);
 	if (ctx->json) {
@@ -81,5 +62,9 @@ const struct qc_cmd qc_cmd_hmp = {
 	.name = "hmp",
 	.summary = "run a human monitor (HMP) command and print its output",
 	.usage = usage,
+	.min_args = 1,
+	.max_args = -1,
+	.args_name = "HMP command",
+	.vm = QC_VM_LIVE,
 	.exec = exec_hmp,
 };

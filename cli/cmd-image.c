@@ -31,6 +31,8 @@ static const char usage[] = "Usage: qmpctl image SUBCOMMAND [OPTIONS] ARGS...\n"
 			    "\n"
 			    "Run 'qmpctl image SUBCOMMAND --help' for the options of each.\n";
 
+extern const struct qc_cmd qc_cmd_image_info, qc_cmd_image_convert, qc_cmd_image_snapshot;
+
 /* ---- info ---------------------------------------------------------------- */
 
 static const char info_usage[] = "Usage: qmpctl image info [-f FMT] [--output human|json] [--backing-chain] [-U] FILE\n"
@@ -49,7 +51,6 @@ static const char info_usage[] = "Usage: qmpctl image info [-f FMT] [--output hu
 				 "Exit status: 0 on success, 1 when the image cannot be read (\"qmpctl: FILE:\n"
 				 "what is wrong\"), 2 on bad usage.\n";
 
-static const struct qc_cmd image_info_cmd = { "image info", "", info_usage, NULL };
 
 struct info_opts {
 	const char *fmt;
@@ -81,36 +82,29 @@ static int info_opt(void *opaque, int opt, const char *arg)
 	return 1;
 }
 
-static int image_info(struct qc_ctx *ctx, int argc, char **argv)
+static const struct option info_longopts[] = {
+	{ "format", required_argument, NULL, 'f' },
+	{ "output", required_argument, NULL, OPT_OUTPUT },
+	{ "backing-chain", no_argument, NULL, OPT_CHAIN },
+	{ "force-share", no_argument, NULL, 'U' },
+	{ NULL, 0, NULL, 0 },
+};
+static struct info_opts info_o;
+
+static int image_info(struct qc_ctx *ctx, const struct qc_run *run)
 {
-	static const struct option longopts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, OPT_OUTPUT },
-		{ "backing-chain", no_argument, NULL, OPT_CHAIN },
-		{ "force-share", no_argument, NULL, 'U' },
-		{ "json", no_argument, NULL, 'J' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct info_opts o = { 0 };
+	const struct info_opts o = info_o;
 	struct qc_error *err = NULL;
 	struct json_object *info;
 	struct qc_buf out = { 0 };
 	struct img *img;
 	bool json;
-	int rc;
 
-	rc = cli_parse_opts(ctx, &image_info_cmd, argc, argv, "f:Uvh", longopts, info_opt, &o);
-	if (rc >= 0)
-		return rc;
 	if (o.output && strcmp(o.output, "human") && strcmp(o.output, "json"))
-		return cli_usage_error(&image_info_cmd, "--output must be human or json, not '%s'", o.output);
+		return cli_usage_error(&qc_cmd_image_info, "--output must be human or json, not '%s'", o.output);
 	json = ctx->json || (o.output && !strcmp(o.output, "json"));
-	if (optind != argc - 1)
-		return cli_usage_error(&image_info_cmd, optind >= argc ? "no FILE given" : "too many arguments");
 
-	img = img_open(argv[optind], o.fmt, (o.force_share ? IMG_OPEN_NO_LOCK : 0) | (o.chain ? IMG_OPEN_CHAIN : 0),
+	img = img_open(run->argv[0], o.fmt, (o.force_share ? IMG_OPEN_NO_LOCK : 0) | (o.chain ? IMG_OPEN_CHAIN : 0),
 		       &err);
 	if (!img)
 		return cli_fail(err);
@@ -157,27 +151,6 @@ static const char create_usage[] =
 	"\n"
 	"Exit status: 0 on success, 1 on failure, 2 on bad usage.\n";
 
-static const struct qc_cmd image_create_cmd = { "image create", "", create_usage, NULL };
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
-
-/* Ctrl-C and kill stop a long write cleanly: the library sees the flag,
- * fails, and removes its temporary file. */
-static void catch_signals(void)
-{
-	struct sigaction sa = { .sa_handler = on_signal };
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-}
 
 /* True when the user agrees to replace path (asked only on a terminal). */
 static bool confirm_overwrite(const char *path)
@@ -248,38 +221,33 @@ static int create_opt(void *opaque, int opt, const char *arg)
 	return 1;
 }
 
-static int image_create(struct qc_ctx *ctx, int argc, char **argv)
+static const struct option create_longopts[] = {
+	{ "format", required_argument, NULL, 'f' },
+	{ "options", required_argument, NULL, 'o' },
+	{ "backing", required_argument, NULL, 'b' },
+	{ "backing-format", required_argument, NULL, 'F' },
+	{ "overwrite", no_argument, NULL, OPT_OVERWRITE },
+	{ NULL, 0, NULL, 0 },
+};
+static struct create_args create_a = { .fmt = "raw" };
+
+static int image_create(struct qc_ctx *ctx, const struct qc_run *run)
 {
-	static const struct option longopts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "options", required_argument, NULL, 'o' },
-		{ "backing", required_argument, NULL, 'b' },
-		{ "backing-format", required_argument, NULL, 'F' },
-		{ "overwrite", no_argument, NULL, OPT_OVERWRITE },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct create_args a = { .fmt = "raw" };
+	struct create_args a = create_a;
+	int argc = run->argc;
+	char **argv = run->argv;
 	struct img_create_opts o;
 	struct qc_error *err = NULL;
 	enum img_format fmt;
 	const char *path;
 	int rc;
 
-	rc = cli_parse_opts(ctx, &image_create_cmd, argc, argv, "f:o:b:F:vh", longopts, create_opt, &a);
-	if (rc >= 0)
-		return rc;
-	if (optind >= argc)
-		return cli_usage_error(&image_create_cmd, "no FILE given");
-	if (argc - optind > 2)
-		return cli_usage_error(&image_create_cmd, "too many arguments");
 	if (img_format_parse(a.fmt, &fmt, &err) < 0) {
 		cli_error("%s", err->msg);
 		qc_error_free(err);
 		return EXIT_USAGE;
 	}
-	path = argv[optind];
+	path = argv[0];
 	img_create_opts_init(&o, fmt);
 	for (int i = 0; i < a.noptions; i++) {
 		if (img_create_parse_options(&o, a.options[i], &err) < 0) {
@@ -297,8 +265,8 @@ static int image_create(struct qc_ctx *ctx, int argc, char **argv)
 		free(o.backing_fmt);
 		o.backing_fmt = qc_strdup(a.backing_fmt);
 	}
-	if (optind + 1 < argc) {
-		if (img_parse_size(argv[optind + 1], &o.size, &err) < 0) {
+	if (argc > 1) {
+		if (img_parse_size(argv[1], &o.size, &err) < 0) {
 			img_create_opts_free(&o);
 			cli_error("%s", err->msg);
 			qc_error_free(err);
@@ -311,8 +279,8 @@ static int image_create(struct qc_ctx *ctx, int argc, char **argv)
 		img_create_opts_free(&o);
 		return 1;
 	}
-	catch_signals();
-	o.cancel = &interrupted;
+	cli_catch_signals(ctx, QC_SIGS | QC_SIG_NOLOOP);
+	o.cancel = &ctx->signo;
 	rc = img_create(path, &o, &err);
 	img_create_opts_free(&o);
 	return rc < 0 ? cli_fail(err) : 0;
@@ -341,7 +309,6 @@ static const char convert_usage[] =
 	"\n"
 	"Exit status: 0 on success, 1 on failure, 2 on bad usage.\n";
 
-static const struct qc_cmd image_convert_cmd = { "image convert", "", convert_usage, NULL };
 
 struct progress {
 	int last; /* hundredths of a percent last shown */
@@ -392,34 +359,33 @@ static int convert_opt(void *opaque, int opt, const char *arg)
 	return create_opt(&a->c, opt, arg);
 }
 
-static int image_convert(struct qc_ctx *ctx, int argc, char **argv)
+static const struct option convert_longopts[] = {
+	{ "format", required_argument, NULL, 'f' },
+	{ "output-format", required_argument, NULL, 'O' },
+	{ "options", required_argument, NULL, 'o' },
+	{ "compress", no_argument, NULL, 'c' },
+	{ "progress", no_argument, NULL, 'p' },
+	{ "force-share", no_argument, NULL, 'U' },
+	{ "overwrite", no_argument, NULL, OPT_OVERWRITE },
+	{ NULL, 0, NULL, 0 },
+};
+static struct convert_args convert_a = { .c = { .fmt = NULL } };
+
+static int image_convert(struct qc_ctx *ctx, const struct qc_run *run)
 {
-	static const struct option longopts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "output-format", required_argument, NULL, 'O' },
-		{ "options", required_argument, NULL, 'o' },
-		{ "compress", no_argument, NULL, 'c' },
-		{ "progress", no_argument, NULL, 'p' },
-		{ "force-share", no_argument, NULL, 'U' },
-		{ "overwrite", no_argument, NULL, OPT_OVERWRITE },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct convert_args a = { .c = { .fmt = NULL } };
+	struct convert_args a = convert_a;
+	int argc = run->argc;
+	char **argv = run->argv;
 	struct img_convert_opts o = { 0 };
 	struct progress prog = { -1 };
 	struct qc_error *err = NULL;
 	enum img_format fmt;
 	int rc;
 
-	rc = cli_parse_opts(ctx, &image_convert_cmd, argc, argv, "f:O:o:cpUvh", longopts, convert_opt, &a);
-	if (rc >= 0)
-		return rc;
 	if (!a.out_fmt)
-		return cli_usage_error(&image_convert_cmd, "no output format given (-O raw or -O qcow2)");
-	if (argc - optind != 2)
-		return cli_usage_error(&image_convert_cmd, "expected SRC and DST");
+		return cli_usage_error(&qc_cmd_image_convert, "no output format given (-O raw or -O qcow2)");
+	if (argc != 2)
+		return cli_usage_error(&qc_cmd_image_convert, "expected SRC and DST");
 	if (img_format_parse(a.out_fmt, &fmt, &err) < 0) {
 		cli_error("%s", err->msg);
 		qc_error_free(err);
@@ -442,15 +408,15 @@ static int image_convert(struct qc_ctx *ctx, int argc, char **argv)
 		o.progress = show_progress;
 		o.opaque = &prog;
 	}
-	if (check_target(argv[optind + 1], &o.out.overwrite)) {
+	if (check_target(argv[1], &o.out.overwrite)) {
 		img_create_opts_free(&o.out);
 		return 1;
 	}
-	catch_signals();
-	o.out.cancel = &interrupted;
+	cli_catch_signals(ctx, QC_SIGS | QC_SIG_NOLOOP);
+	o.out.cancel = &ctx->signo;
 	if (a.c.progress)
 		show_progress(&prog, 0, 1);
-	rc = img_convert(argv[optind], argv[optind + 1], &o, &err);
+	rc = img_convert(argv[0], argv[1], &o, &err);
 	if (a.c.progress)
 		fputc('\n', stderr); /* end the progress line, success or not */
 	img_create_opts_free(&o.out);
@@ -478,7 +444,6 @@ static const char snapshot_usage[] =
 	"Raw images cannot hold internal snapshots.\n"
 	"Exit status: 0 on success, 1 on failure, 2 on bad usage.\n";
 
-static const struct qc_cmd image_snapshot_cmd = { "image snapshot", "", snapshot_usage, NULL };
 
 struct snapshot_args {
 	char op;
@@ -507,30 +472,28 @@ static int snapshot_opt(void *opaque, int opt, const char *arg)
 	return 1;
 }
 
-static int image_snapshot(struct qc_ctx *ctx, int argc, char **argv)
+static const struct option snapshot_longopts[] = {
+	{ "list", no_argument, NULL, 'l' },	   { "create", required_argument, NULL, 'c' },
+	{ "apply", required_argument, NULL, 'a' }, { "delete", required_argument, NULL, 'd' },
+	{ "force-share", no_argument, NULL, 'U' }, { NULL, 0, NULL, 0 },
+};
+static struct snapshot_args snapshot_a;
+
+static int image_snapshot(struct qc_ctx *ctx, const struct qc_run *run)
 {
-	static const struct option longopts[] = {
-		{ "list", no_argument, NULL, 'l' },	     { "create", required_argument, NULL, 'c' },
-		{ "apply", required_argument, NULL, 'a' },   { "delete", required_argument, NULL, 'd' },
-		{ "force-share", no_argument, NULL, 'U' },   { "json", no_argument, NULL, 'J' },
-		{ "timeout", required_argument, NULL, 't' }, { "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },	     { NULL, 0, NULL, 0 },
-	};
-	struct snapshot_args a = { 0 };
+	const struct snapshot_args a = snapshot_a;
+	const struct qc_cmd *cmd = &qc_cmd_image_snapshot;
 	struct qc_error *err = NULL;
 	const char *path;
 	int rc;
 
-	rc = cli_parse_opts(ctx, &image_snapshot_cmd, argc, argv, "lc:a:d:Ut:vh", longopts, snapshot_opt, &a);
-	if (rc >= 0)
-		return rc;
 	if (a.nops != 1)
-		return cli_usage_error(&image_snapshot_cmd, "give exactly one of -l, -c, -a, -d");
-	if (argc - optind != 1)
-		return cli_usage_error(&image_snapshot_cmd, optind >= argc ? "no FILE given" : "too many arguments");
+		return cli_usage_error(cmd, "give exactly one of -l, -c, -a, -d");
+	if (run->argc != 1)
+		return cli_usage_error(cmd, run->argc < 1 ? "no FILE given" : "too many arguments");
 	if (a.force_share && a.op != 'l')
-		return cli_usage_error(&image_snapshot_cmd, "-U only goes with -l: changing a shared image is unsafe");
-	path = argv[optind];
+		return cli_usage_error(cmd, "-U only goes with -l: changing a shared image is unsafe");
+	path = run->argv[0];
 
 	if (a.op == 'l') {
 		struct json_object *list = img_snapshot_list(path, a.force_share, &err);
@@ -566,35 +529,62 @@ static int image_snapshot(struct qc_ctx *ctx, int argc, char **argv)
 	return rc < 0 ? cli_fail(err) : 0;
 }
 
-/* ---- the verb -------------------------------------------------------------- */
-
-static const struct {
-	const char *name;
-	int (*fn)(struct qc_ctx *ctx, int argc, char **argv);
-} subcommands[] = {
-	{ "info", image_info },
-	{ "create", image_create },
-	{ "convert", image_convert },
-	{ "snapshot", image_snapshot },
-};
-
-static int image_exec(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv)
-{
-	if (argc < 2)
-		return cli_usage_error(cmd, "no subcommand given");
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		fputs(cmd->usage, stdout);
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
-		if (!strcmp(argv[1], subcommands[i].name))
-			return subcommands[i].fn(ctx, argc - 1, argv + 1);
-	return cli_usage_error(cmd, "unknown subcommand '%s'", argv[1]);
-}
+/* ---- the table entries ------------------------------------------------------ */
 
 const struct qc_cmd qc_cmd_image = {
 	.name = "image",
 	.summary = "inspect, create, convert and snapshot disk images (qcow2, raw)",
 	.usage = usage,
-	.exec = image_exec,
+};
+
+const struct qc_cmd qc_cmd_image_info = {
+	.name = "image info",
+	.summary = "show an image's format, sizes, snapshots and features",
+	.usage = info_usage,
+	.shortopts = "f:U",
+	.longopts = info_longopts,
+	.opt = info_opt,
+	.opts = &info_o,
+	.min_args = 1,
+	.max_args = 1,
+	.args_name = "FILE",
+	.exec = image_info,
+};
+
+const struct qc_cmd qc_cmd_image_create = {
+	.name = "image create",
+	.summary = "create a new raw or qcow2 image",
+	.usage = create_usage,
+	.shortopts = "f:o:b:F:",
+	.longopts = create_longopts,
+	.opt = create_opt,
+	.opts = &create_a,
+	.min_args = 1,
+	.max_args = 2,
+	.args_name = "FILE",
+	.exec = image_create,
+};
+
+const struct qc_cmd qc_cmd_image_convert = {
+	.name = "image convert",
+	.summary = "copy an image to a new raw or qcow2 file",
+	.usage = convert_usage,
+	.shortopts = "f:O:o:cpU",
+	.longopts = convert_longopts,
+	.opt = convert_opt,
+	.opts = &convert_a,
+	.max_args = -1, /* counted after the -O check */
+	.exec = image_convert,
+};
+
+const struct qc_cmd qc_cmd_image_snapshot = {
+	.name = "image snapshot",
+	.summary = "list, create, apply or delete an image's internal snapshots",
+	.usage = snapshot_usage,
+	.shortopts = "lc:a:d:U",
+	.longopts = snapshot_longopts,
+	.opt = snapshot_opt,
+	.opts = &snapshot_a,
+	.max_args = -1, /* counted after the -l/-c/-a/-d check */
+	.exec = image_snapshot,
 };

@@ -139,28 +139,22 @@ static int own_opt(void *opaque, int opt, const char *arg)
 	return 0;
 }
 
-static int exec_list(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv)
+static const struct option longopts[] = {
+	{ "all", no_argument, NULL, 'a' },
+	{ NULL, 0, NULL, 0 },
+};
+static struct list_opts o;
+
+static int exec_list(struct qc_ctx *ctx, const struct qc_run *run)
 {
-	static const struct option longopts[] = {
-		QC_COMMON_LONGOPTS,
-		{ "all", no_argument, NULL, 'a' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static const char *const heads[] = { "Id", "Name", "State", "QMP" };
-	struct list_opts o = { 0 };
 	struct disc_opts dopts;
 	struct disc_list list = { 0 };
 	struct qc_error *err = NULL;
 	struct json_object *arr;
 	struct cli_table t;
-	int rc;
 
-	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS "a", longopts, own_opt, &o);
-	if (rc >= 0)
-		return rc;
-	rc = cli_no_more_args(cmd, argc, argv, optind);
-	if (rc >= 0)
-		return rc;
+	(void)run;
 	cli_disc_opts(ctx, &dopts);
 	if (discover_scan(&dopts, &list, &err) < 0)
 		return cli_fail(err);
@@ -220,5 +214,9 @@ const struct qc_cmd qc_cmd_list = {
 	.name = "list",
 	.summary = "list VMs (libvirt XML, status files, running QEMUs)",
 	.usage = usage,
+	.shortopts = "a",
+	.longopts = longopts,
+	.opt = own_opt,
+	.opts = &o,
 	.exec = exec_list,
 };

@@ -285,28 +285,24 @@ static int run_batch(struct qc_ctx *ctx, struct qmp_session *s)
 
 /* ---- the verb ----------------------------------------------------------- */
 
-static int exec_qmp(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv)
+static const struct option longopts[] = {
+	{ "batch", no_argument, NULL, 'b' },
+	{ "fd", required_argument, NULL, 'F' },
+	{ NULL, 0, NULL, 0 },
+};
+static struct qmp_opts o;
+extern const struct qc_cmd qc_cmd_qmp;
+
+static int exec_qmp(struct qc_ctx *ctx, const struct qc_run *run)
 {
-	static const struct option longopts[] = {
-		QC_COMMON_LONGOPTS,
-		{ "batch", no_argument, NULL, 'b' },
-		{ "fd", required_argument, NULL, 'F' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct qmp_opts o = { 0 };
+	const struct qc_cmd *cmd = &qc_cmd_qmp;
 	struct qc_error *err = NULL;
 	struct json_object *args = NULL, *ret;
 	struct qmp_session *s;
-	const char *vm = NULL, *name;
-	int rc, i, fd = -1;
+	const char *name;
+	int argc = run->argc, rc, i = 0, fd = -1;
+	char **argv = run->argv;
 
-	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS "bF:", longopts, own_opt, &o);
-	if (rc >= 0)
-		return rc;
-	i = optind;
-	rc = cli_take_vm(ctx, cmd, argc, argv, &i, &vm);
-	if (rc >= 0)
-		return rc;
 	if (o.batch) {
 		if (o.fd_file)
 			return cli_usage_error(cmd, "--fd goes with a single command, not --batch");
@@ -317,12 +313,10 @@ static int exec_qmp(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char
 		 * (with oob it would queue 8 and hand each to another thread). */
 		struct qmp_session_opts bopts = { .no_oob = true, .max_inflight = BATCH_INFLIGHT };
 
-		s = cli_open_vm_opts(ctx, vm, &bopts);
+		s = cli_connect(ctx, run->vm, &bopts);
 		if (!s)
 			return 1;
-		rc = run_batch(ctx, s);
-		qmp_session_free(s);
-		return rc;
+		return run_batch(ctx, s);
 	}
 	if (i >= argc)
 		return cli_usage_error(cmd, "no QMP command given");
@@ -347,7 +341,7 @@ static int exec_qmp(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char
 			return cli_fail(err);
 		}
 	}
-	s = cli_open_vm(ctx, vm);
+	s = cli_connect(ctx, run->vm, NULL);
 	if (!s) {
 		json_object_put(args);
 		if (fd >= 0)
@@ -357,7 +351,6 @@ static int exec_qmp(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char
 	ret = qmp_sync_execute_ex(ctx->base, s, name, args, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, 0, &err);
 	if (fd >= 0)
 		close(fd);
-	qmp_session_free(s);
 	if (!ret && err)
 		return cli_fail(err);
 	cli_print_json(ctx, ret);
@@ -369,5 +362,12 @@ const struct qc_cmd qc_cmd_qmp = {
 	.name = "qmp",
 	.summary = "run a QMP command and print its return value",
 	.usage = usage,
+	.shortopts = "bF:",
+	.longopts = longopts,
+	.opt = own_opt,
+	.opts = &o,
+	.min_args = 0,
+	.max_args = -1,
+	.vm = QC_VM_ARG,
 	.exec = exec_qmp,
 };

@@ -415,12 +415,8 @@ static void on_stdin(evutil_socket_t fd, short what, void *arg)
 	rl_callback_read_char();
 }
 
-static void on_sigint(evutil_socket_t sig, short what, void *arg)
+static void on_sigint(struct shell *sh)
 {
-	struct shell *sh = arg;
-
-	(void)sig;
-	(void)what;
 	/* Like a shell: drop the line being typed, start afresh (removing
 	 * and installing the handler is what resets libedit's buffer). */
 	if (sh->leaving) {
@@ -444,14 +440,18 @@ static void on_winch(evutil_socket_t sig, short what, void *arg)
 
 /* SIGTERM, SIGHUP: end cleanly, so that the terminal is given back in the
  * mode it was in. */
-static void on_sigterm(evutil_socket_t sig, short what, void *arg)
+static void on_sigterm(struct shell *sh)
 {
-	struct shell *sh = arg;
-
-	(void)sig;
-	(void)what;
 	sh->done = true;
 	event_base_loopbreak(sh->ctx->base);
+}
+
+static void on_signal(void *arg, int sig)
+{
+	if (sig == SIGINT)
+		on_sigint(arg);
+	else
+		on_sigterm(arg);
 }
 
 static void on_state(void *opaque, enum qmp_session_state state, const struct qc_error *err)
@@ -830,7 +830,7 @@ static char *history_path(void)
 static int run_interactive(struct shell *sh)
 {
 	static char breaks[] = " \t";
-	struct event *sigs[4];
+	struct event *winch;
 	struct qmp_subscription *sub;
 	int rc = 0;
 
@@ -855,12 +855,12 @@ static int run_interactive(struct shell *sh)
 		read_history(sh->history);
 
 	sh->stdin_ev = event_new(sh->ctx->base, STDIN_FILENO, EV_READ | EV_PERSIST, on_stdin, sh);
-	sigs[0] = evsignal_new(sh->ctx->base, SIGINT, on_sigint, sh);
-	sigs[1] = evsignal_new(sh->ctx->base, SIGWINCH, on_winch, sh);
-	sigs[2] = evsignal_new(sh->ctx->base, SIGTERM, on_sigterm, sh);
-	sigs[3] = evsignal_new(sh->ctx->base, SIGHUP, on_sigterm, sh);
-	for (int k = 0; k < 4; k++)
-		event_add(sigs[k], NULL);
+	/* Only at the prompt: a script dies of them as any filter does. */
+	sh->ctx->on_signal = on_signal;
+	sh->ctx->signal_opaque = sh;
+	cli_catch_signals(sh->ctx, QC_SIGS);
+	winch = evsignal_new(sh->ctx->base, SIGWINCH, on_winch, sh);
+	event_add(winch, NULL);
 	event_add(sh->stdin_ev, NULL);
 	if (qmp_session_version(sh->s))
 		printf("Connected to QEMU %s. Tab completes, Ctrl-D ends.\n", qmp_session_version(sh->s));
@@ -878,8 +878,8 @@ static int run_interactive(struct shell *sh)
 		rc = cli_fail(sh->fatal);
 	sh->fatal = NULL;
 	event_free(sh->stdin_ev);
-	for (int k = 0; k < 4; k++)
-		event_free(sigs[k]);
+	event_free(winch);
+	sh->ctx->on_signal = NULL;
 	qmp_session_set_state_cb(sh->s, NULL, NULL);
 	qmp_session_set_trace(sh->s, NULL, NULL);
 	qmp_session_unsubscribe(sh->s, sub);
@@ -889,38 +889,24 @@ static int run_interactive(struct shell *sh)
 	return rc;
 }
 
-static int exec_shell(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		QC_COMMON_LONGOPTS,
-		{ "hmp", no_argument, NULL, 'H' },
-		{ "keep-going", no_argument, NULL, 'k' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct shell_opts o = { 0 };
-	struct shell sh = { .ctx = ctx, .o = &o };
-	const char *vm = NULL;
-	int rc, i;
+static const struct option longopts[] = {
+	{ "hmp", no_argument, NULL, 'H' },
+	{ "keep-going", no_argument, NULL, 'k' },
+	{ NULL, 0, NULL, 0 },
+};
+static struct shell_opts o;
 
-	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS "Hk", longopts, own_opt, &o);
-	if (rc >= 0)
-		return rc;
-	i = optind;
-	rc = cli_take_vm(ctx, cmd, argc, argv, &i, &vm);
-	if (rc >= 0)
-		return rc;
-	rc = cli_no_more_args(cmd, argc, argv, i);
-	if (rc >= 0)
-		return rc;
+static int exec_shell(struct qc_ctx *ctx, const struct qc_run *run)
+{
+	struct shell sh = { .ctx = ctx, .o = &o };
+	int rc;
+
 	sh.tty = isatty(STDIN_FILENO);
-	sh.s = cli_open_vm(ctx, vm);
-	if (!sh.s)
-		return 1;
+	sh.s = run->s;
 	if (sh.tty)
 		rc = run_interactive(&sh);
 	else
 		rc = run_script(&sh);
-	qmp_session_free(sh.s);
 	words_free(&sh.commands);
 	words_free(&sh.hmp);
 	words_free(&sh.info);
@@ -932,5 +918,10 @@ const struct qc_cmd qc_cmd_shell = {
 	.name = "shell",
 	.summary = "interactive QMP shell (completion, history, live events)",
 	.usage = usage,
+	.shortopts = "Hk",
+	.longopts = longopts,
+	.opt = own_opt,
+	.opts = &o,
+	.vm = QC_VM_LIVE,
 	.exec = exec_shell,
 };

@@ -18,6 +18,7 @@
 #include "qc_buf.h"
 #include "qmp_sync.h"
 #include "qmpctl.h"
+#include "vm.h"
 #include "snap.h"
 
 static const char usage[] =
@@ -256,47 +257,6 @@ static int print_info(struct qc_ctx *ctx, const char *vmname, struct snap_disk *
 
 /* ---- running a subcommand --------------------------------------------------------- */
 
-/* getopt calls "--disk" (a prefix of --disk-only and --disks) unknown;
- * name what it could be. */
-static int ambiguous_opt(const struct qc_cmd *cmd, int argc, char **argv, const struct option *longopts)
-{
-	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
-		const char *a = argv[i];
-		size_t len, hits = 0;
-		struct qc_buf b = { 0 };
-		bool exact = false;
-
-		if (strncmp(a, "--", 2) || !a[2])
-			continue;
-		a += 2;
-		len = strcspn(a, "=");
-		for (const struct option *lo = longopts; lo->name; lo++) {
-			if (strncmp(lo->name, a, len))
-				continue;
-			exact |= strlen(lo->name) == len;
-			qc_buf_printf(&b, "%s--%s", hits++ ? " or " : "", lo->name);
-		}
-		if (hits > 1 && !exact) {
-			int rc = cli_usage_error(cmd, "option '--%.*s' is ambiguous: %s", (int)len, a, qc_buf_str(&b));
-
-			qc_buf_free(&b);
-			return rc;
-		}
-		qc_buf_free(&b);
-	}
-	return -1;
-}
-
-static volatile bool cancel_requested;
-
-static void on_sigint(evutil_socket_t sig, short what, void *arg)
-{
-	(void)sig;
-	(void)what;
-	(void)arg;
-	cancel_requested = true;
-}
-
 static void show_progress(void *opaque, uint64_t current, uint64_t total)
 {
 	(void)opaque;
@@ -306,177 +266,86 @@ static void show_progress(void *opaque, uint64_t current, uint64_t total)
 
 enum sub { SUB_CREATE, SUB_LIST, SUB_INFO, SUB_REVERT, SUB_DELETE };
 
-static int exec_snapshot(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv)
+static struct snap_opts o;
+
+/* Live or shut off, and the disks as the VM or its images see them.  A
+ * signal (caught by main from here on) cancels what runs instead of killing
+ * us halfway (a qemu-storage-daemon left holding the image locks). */
+static int snap_begin(struct qc_ctx *ctx, const struct qc_run *run, enum sub sub, struct snap_ctx *sctx,
+		      struct snap_disk **disks, size_t *n)
 {
-	static const struct option longopts[] = {
-		QC_COMMON_LONGOPTS,
-		{ "disk-only", no_argument, NULL, 'D' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "paused", no_argument, NULL, 'P' },
-		{ "vmstate-disk", required_argument, NULL, 'm' },
-		{ "disks", required_argument, NULL, 'd' },
-		{ "force-share", no_argument, NULL, 'U' },
-		{ NULL, 0, NULL, 0 },
+	struct snap_select sel = {
+		.only = o.only,
+		.n_only = o.n_only,
+		.force_share = o.force_share,
+		.for_write = sub == SUB_CREATE || sub == SUB_REVERT || sub == SUB_DELETE,
 	};
-	static const char *const subs[] = { "create", "list", "info", "revert", "delete" };
-	struct snap_opts o = { 0 };
+	struct qc_error *err = NULL;
+
+	sctx->base = ctx->base;
+	sctx->timeout_ms = cli_timeout(ctx);
+	sctx->cancel = &ctx->cancel;
+	if (isatty(STDERR_FILENO))
+		sctx->progress = show_progress;
+	if (vm_open(run->vm, ctx->base, &err) < 0)
+		return cli_fail(err);
+	sctx->s = run->vm->s;
+	if (sctx->s) {
+		/* create keeps every disk: a name on an unselected one still
+		 * counts as taken. */
+		if (snap_disks_live(sctx, run->vm->disc, disks, n, &err) < 0 ||
+		    (sub != SUB_CREATE && snap_disks_select(disks, n, o.only, o.n_only, &err) < 0))
+			return cli_fail(err);
+		return 0;
+	}
+	if (snap_disks_offline(run->vm->disc, &sel, disks, n, &err) < 0)
+		return cli_fail(err);
+	if (sub == SUB_REVERT && o.paused)
+		cli_error("warning: --paused has no effect: the VM is shut off and stays so");
+	return 0;
+}
+
+static int run_sub(struct qc_ctx *ctx, const struct qc_run *run, enum sub sub)
+{
 	struct snap_ctx sctx = { 0 };
-	struct disc_list list = { 0 };
-	struct disc_vm *vm = NULL;
 	struct snap_disk *disks = NULL;
 	size_t n = 0;
 	struct qc_error *err = NULL;
-	struct event *sigs[3] = { NULL, NULL, NULL };
-	const char *what = NULL, *name = NULL, *vmname;
-	char *addr = NULL, autoname[32];
-	enum sub sub = SUB_LIST;
-	bool found = false;
-	int rc, i;
+	const char *name = run->argc ? run->argv[0] : NULL;
+	char autoname[32];
+	int rc;
 
-	rc = ambiguous_opt(cmd, argc, argv, longopts);
-	if (rc >= 0)
-		goto out;
-	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS "U", longopts, own_opt, &o);
-	if (rc >= 0)
-		goto out;
-	rc = 0;
-	i = optind;
-	if (i >= argc) {
-		rc = cli_usage_error(cmd, "no subcommand given (create, list, info, revert or delete)");
-		goto out;
-	}
-	for (size_t k = 0; k < 5; k++)
-		if (!strcmp(argv[i], subs[k])) {
-			sub = (enum sub)k;
-			found = true;
-		}
-	if (!found) {
-		rc = cli_usage_error(cmd, "unknown subcommand '%s'", argv[i]);
-		goto out;
-	}
-	i++;
-	rc = cli_take_vm(ctx, cmd, argc, argv, &i, &what);
-	if (rc >= 0)
-		goto out;
-	rc = 0;
-	if (sub == SUB_CREATE && i >= argc) {
-		/* As virsh snapshot-create: named by the time. */
-		snprintf(autoname, sizeof(autoname), "%lld", (long long)time(NULL));
-		name = autoname;
-	} else if (sub != SUB_LIST) {
-		if (i >= argc) {
-			rc = cli_usage_error(cmd, "no snapshot name given");
-			goto out;
-		}
-		name = argv[i++];
-	}
-	rc = cli_no_more_args(cmd, argc, argv, i);
-	if (rc >= 0)
-		goto out;
-	rc = 0;
 	if (o.force_share && sub != SUB_LIST && sub != SUB_INFO) {
-		rc = cli_usage_error(cmd, "-U (--force-share) is for list and info: %s changes the images",
-				     argv[optind]);
+		rc = cli_usage_error(run->cmd, "-U (--force-share) is for list and info: %s changes the images",
+				     run->cmd->name + strlen("snapshot "));
 		goto out;
 	}
 	if (o.n_only && (sub == SUB_REVERT || sub == SUB_DELETE)) {
-		rc = cli_usage_error(cmd,
+		rc = cli_usage_error(run->cmd,
 				     "--disks is for create, list and info: %s acts on every disk holding the snapshot",
-				     argv[optind]);
+				     run->cmd->name + strlen("snapshot "));
 		goto out;
+	}
+	if (sub == SUB_CREATE && !name) {
+		/* As virsh snapshot-create: named by the time. */
+		snprintf(autoname, sizeof(autoname), "%lld", (long long)time(NULL));
+		name = autoname;
 	}
 	if (sub == SUB_CREATE && snap_check_name(name, &err) < 0) {
 		rc = cli_fail(err);
 		err = NULL;
 		goto out;
 	}
-
-	/* Which VM, and is it running? */
-	if (ctx->socket || cli_is_address(what)) {
-		addr = qc_strdup(ctx->socket ? ctx->socket : what);
-	} else {
-		vm = cli_find_vm(ctx, what, &list);
-		if (!vm) {
-			rc = 1;
-			goto out;
-		}
-		addr = cli_vm_address(&list, vm, &err);
-		if (!addr && vm->state != DISC_STATE_SHUTOFF) {
-			rc = cli_fail(err);
-			err = NULL;
-			goto out;
-		}
-		qc_error_free(err);
-		err = NULL;
-	}
-	vmname = vm && vm->name ? vm->name : (addr ? addr : "?");
-	/* From here on a signal cancels what runs instead of killing us
-	 * halfway (a qemu-storage-daemon left holding the image locks). */
-	for (size_t k = 0; k < 3; k++) {
-		static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
-
-		sigs[k] = evsignal_new(ctx->base, signals[k], on_sigint, NULL);
-		event_add(sigs[k], NULL);
-	}
-	sctx.base = ctx->base;
-	sctx.timeout_ms = cli_timeout(ctx);
-	sctx.cancel = &cancel_requested;
-	if (isatty(STDERR_FILENO))
-		sctx.progress = show_progress;
-	if (addr) {
-		struct qmp_session_opts sopts = { 0 };
-
-		sopts.greeting_timeout_ms = sopts.command_timeout_ms = cli_timeout(ctx);
-		sctx.s = qmp_session_new(ctx->base, &sopts);
-		if (ctx->verbose)
-			qmp_session_set_trace(sctx.s, cli_trace, NULL);
-		if (qmp_session_connect(sctx.s, addr, &err) < 0 || qmp_sync_wait_ready(ctx->base, sctx.s, &err) < 0) {
-			/* Nobody listening and discovery knows the disks: shut off. */
-			bool gone = err->errnum == ENOENT || err->errnum == ECONNREFUSED;
-
-			qmp_session_free(sctx.s);
-			sctx.s = NULL;
-			if (!gone || !vm || (vm->sources & DISC_SRC_PROC)) {
-				rc = cli_fail(err);
-				err = NULL;
-				goto out;
-			}
-			qc_error_free(err);
-			err = NULL;
-		}
-	}
-	if (sctx.s) {
-		/* create keeps every disk: a name on an unselected one still
-		 * counts as taken. */
-		if (snap_disks_live(&sctx, vm, &disks, &n, &err) < 0 ||
-		    (sub != SUB_CREATE && snap_disks_select(&disks, &n, o.only, o.n_only, &err) < 0)) {
-			rc = cli_fail(err);
-			err = NULL;
-			goto out;
-		}
-	} else {
-		struct snap_select sel = {
-			.only = o.only,
-			.n_only = o.n_only,
-			.force_share = o.force_share,
-			.for_write = sub == SUB_CREATE || sub == SUB_REVERT || sub == SUB_DELETE,
-		};
-
-		if (snap_disks_offline(vm, &sel, &disks, &n, &err) < 0) {
-			rc = cli_fail(err);
-			err = NULL;
-			goto out;
-		}
-		if (sub == SUB_REVERT && o.paused)
-			cli_error("warning: --paused has no effect: the VM is shut off and stays so");
-	}
+	rc = snap_begin(ctx, run, sub, &sctx, &disks, &n);
+	if (rc)
+		goto out;
 
 	switch (sub) {
 	case SUB_LIST:
 		rc = print_list(ctx, disks, n);
 		break;
 	case SUB_INFO:
-		rc = print_info(ctx, vmname, disks, n, name);
+		rc = print_info(ctx, vm_name(run->vm), disks, n, name);
 		break;
 	case SUB_CREATE: {
 		struct snap_create_opts co = {
@@ -515,23 +384,170 @@ static int exec_snapshot(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc,
 	err = NULL;
 out:
 	qc_error_free(err);
-	for (size_t k = 0; k < 3; k++)
-		if (sigs[k])
-			event_free(sigs[k]);
-	if (sctx.s)
-		qmp_session_free(sctx.s);
 	snap_disks_free(disks, n);
-	discover_list_free(&list);
-	free(addr);
 	for (size_t k = 0; k < o.n_only; k++)
 		free(o.only[k]);
 	free(o.only);
 	return rc;
 }
 
+static int exec_create(struct qc_ctx *ctx, const struct qc_run *run)
+{
+	return run_sub(ctx, run, SUB_CREATE);
+}
+
+static int exec_list(struct qc_ctx *ctx, const struct qc_run *run)
+{
+	return run_sub(ctx, run, SUB_LIST);
+}
+
+static int exec_info(struct qc_ctx *ctx, const struct qc_run *run)
+{
+	return run_sub(ctx, run, SUB_INFO);
+}
+
+static int exec_revert(struct qc_ctx *ctx, const struct qc_run *run)
+{
+	return run_sub(ctx, run, SUB_REVERT);
+}
+
+static int exec_delete(struct qc_ctx *ctx, const struct qc_run *run)
+{
+	return run_sub(ctx, run, SUB_DELETE);
+}
+
+/* ---- the table entries ---------------------------------------------------------- */
+
+/* --disks and -U are taken by every sub-verb so that those they make no
+ * sense for can say why. */
+static const struct option create_longopts[] = {
+	{ "disk-only", no_argument, NULL, 'D' },
+	{ "force", no_argument, NULL, 'f' },
+	{ "vmstate-disk", required_argument, NULL, 'm' },
+	{ "disks", required_argument, NULL, 'd' },
+	{ "force-share", no_argument, NULL, 'U' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option read_longopts[] = {
+	{ "disks", required_argument, NULL, 'd' },
+	{ "force-share", no_argument, NULL, 'U' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option revert_longopts[] = {
+	{ "disk-only", no_argument, NULL, 'D' },
+	{ "force", no_argument, NULL, 'f' },
+	{ "paused", no_argument, NULL, 'P' },
+	{ "disks", required_argument, NULL, 'd' },
+	{ "force-share", no_argument, NULL, 'U' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char create_usage[] =
+	"Usage: qmpctl snapshot create [OPTIONS] VM [NAME]\n"
+	"\n"
+	"Take an internal snapshot NAME of a running or shut-off VM, like virsh\n"
+	"snapshot-create-as.  Running: a snapshot-save job (the VM state on one disk);\n"
+	"shut off: the images are changed in a private qemu-storage-daemon (there is no\n"
+	"RAM to save: the snapshot's state is shutoff).  Without NAME the snapshot is\n"
+	"named by the time (seconds since 1970), as virsh does.  Names of digits are\n"
+	"fine; a name that is the ID of another snapshot is refused.\n"
+	"\n"
+	"  --disk-only            running VM: disks only, atomically across disks, no VM\n"
+	"                         state\n"
+	"  --vmstate-disk TARGET  the disk that holds the VM state\n"
+	"                         (default: the first writable qcow2 disk)\n"
+	"  --disks TARGET,...     only these disks (the others are not opened)\n"
+	"  --force                replace a snapshot of the same name.  Not atomic: QEMU\n"
+	"                         cannot rename a snapshot, so the old one is deleted\n"
+	"                         first, and if the new save then fails, neither is left\n"
+	"  -s, --socket PATH      QMP socket (then VM is left out)\n"
+	"  -t, --timeout SEC      how long to wait for each QMP reply (default 30)\n"
+	"  -v, --verbose          print every QMP message on stderr\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"-t bounds each QMP reply, not a job: a longer save runs to its end.\n"
+	"Ctrl-C (SIGINT, SIGTERM, SIGHUP) during create never leaves the snapshot: QEMU\n"
+	"finishes a save before it sees the cancel, so the snapshot just made is deleted\n"
+	"again (exit 1, \"interrupted: snapshot NAME removed\"); the VM keeps running.\n";
+
+static const char list_usage[] = "Usage: qmpctl snapshot list [OPTIONS] VM\n"
+				 "\n"
+				 "List a VM's internal snapshots, read from its images, like virsh snapshot-list.\n"
+				 "State: running or paused (from the saved VM state), shutoff, disk-snapshot\n"
+				 "(disks only, of a live VM), or unknown.\n"
+				 "\n"
+				 "  --disks TARGET,...     only these disks (the others are not opened)\n"
+				 "  -U, --force-share      shut-off VM: read images another process has open for\n"
+				 "                         writing, as qemu-img -U\n"
+				 "      --json             an array of objects\n"
+				 "  -s, --socket PATH      QMP socket (then VM is left out)\n"
+				 "  -t, --timeout SEC      how long to wait for each QMP reply (default 30)\n"
+				 "  -v, --verbose          print every QMP message on stderr\n"
+				 "  -h, --help             show this help\n";
+
+static const char info_usage[] = "Usage: qmpctl snapshot info [OPTIONS] VM NAME\n"
+				 "\n"
+				 "Show one snapshot on every disk, like virsh snapshot-info.\n"
+				 "\n"
+				 "  --disks TARGET,...     only these disks (the others are not opened)\n"
+				 "  -U, --force-share      shut-off VM: read images another process has open for\n"
+				 "                         writing, as qemu-img -U\n"
+				 "      --json             one object, with the per-disk details\n"
+				 "  -s, --socket PATH      QMP socket (then VM is left out)\n"
+				 "  -t, --timeout SEC      how long to wait for each QMP reply (default 30)\n"
+				 "  -v, --verbose          print every QMP message on stderr\n"
+				 "  -h, --help             show this help\n";
+
+static const char revert_usage[] =
+	"Usage: qmpctl snapshot revert [OPTIONS] VM NAME\n"
+	"\n"
+	"Revert a VM to a snapshot, like virsh snapshot-revert (a snapshot-load job when\n"
+	"it runs; the images natively when it is shut off).\n"
+	"\n"
+	"A snapshot of a shut-off VM is reverted with no option.\n"
+	"\n"
+	"  --disk-only            shut off: restore the disks of a snapshot that has VM\n"
+	"                         state\n"
+	"  --force                although some qcow2 disk lacks the snapshot\n"
+	"  --paused               running VM: leave the VM paused afterwards\n"
+	"  -s, --socket PATH      QMP socket (then VM is left out)\n"
+	"  -t, --timeout SEC      how long to wait for each QMP reply (default 30)\n"
+	"  -v, --verbose          print every QMP message on stderr\n"
+	"  -h, --help             show this help\n";
+
+static const char delete_usage[] = "Usage: qmpctl snapshot delete [OPTIONS] VM NAME\n"
+				   "\n"
+				   "Delete a snapshot from every disk that has it, like virsh snapshot-delete.\n"
+				   "\n"
+				   "  -s, --socket PATH      QMP socket (then VM is left out)\n"
+				   "  -t, --timeout SEC      how long to wait for each QMP reply (default 30)\n"
+				   "  -v, --verbose          print every QMP message on stderr\n"
+				   "  -h, --help             show this help\n";
+
+#define SNAP_ENTRY(n_, summary_, usage_, exec_, longopts_, min_, max_)                                       \
+	{                                                                                                    \
+		.name = "snapshot " n_, .summary = summary_, .usage = usage_, .shortopts = "U",              \
+		.longopts = longopts_, .opt = own_opt, .opts = &o, .min_args = min_, .max_args = max_,       \
+		.args_name = "snapshot name", .vm = QC_VM_ARG, .signals = QC_SIGS, .exec = exec_,            \
+	}
+
+const struct qc_cmd qc_cmd_snapshot_create =
+	SNAP_ENTRY("create", "take a snapshot (virsh snapshot-create-as)", create_usage, exec_create,
+		   create_longopts, 0, 1);
+const struct qc_cmd qc_cmd_snapshot_list =
+	SNAP_ENTRY("list", "list the snapshots (virsh snapshot-list)", list_usage, exec_list, read_longopts, 0, 0);
+const struct qc_cmd qc_cmd_snapshot_info =
+	SNAP_ENTRY("info", "show one snapshot (virsh snapshot-info)", info_usage, exec_info, read_longopts, 1, 1);
+const struct qc_cmd qc_cmd_snapshot_revert =
+	SNAP_ENTRY("revert", "revert to a snapshot (virsh snapshot-revert)", revert_usage, exec_revert,
+		   revert_longopts, 1, 1);
+const struct qc_cmd qc_cmd_snapshot_delete =
+	SNAP_ENTRY("delete", "delete a snapshot (virsh snapshot-delete)", delete_usage, exec_delete, read_longopts, 1, 1);
+
 const struct qc_cmd qc_cmd_snapshot = {
 	.name = "snapshot",
 	.summary = "create, list, inspect, revert and delete snapshots",
 	.usage = usage,
-	.exec = exec_snapshot,
 };

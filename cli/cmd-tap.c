@@ -18,6 +18,7 @@
 #include "qc_buf.h"
 #include "qmp_tap.h"
 #include "qmpctl.h"
+#include "vm.h"
 
 static const char usage[] =
 	"Usage: qmpctl tap [OPTIONS] VM --listen PATH [--log FILE]\n"
@@ -245,12 +246,11 @@ static void on_upstream(void *opaque, bool up, const struct qc_error *err)
 	event_base_loopbreak(r->ctx->base);
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+static void on_signal(void *arg, int sig)
 {
 	struct tap_run *r = arg;
 
-	(void)what;
-	r->signo = (int)sig;
+	r->signo = sig;
 	r->done = true;
 	event_base_loopbreak(r->ctx->base);
 }
@@ -274,47 +274,35 @@ static int open_log(struct tap_run *r, const char *path, struct qc_error **errp)
 	return 0;
 }
 
-static int exec_tap(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv)
+static const struct option longopts[] = {
+	{ "listen", required_argument, NULL, 'l' },
+	{ "log", required_argument, NULL, OPT_LOG },
+	{ "mode", required_argument, NULL, 'm' },
+	{ "reconnect", no_argument, NULL, 'r' },
+	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
+	{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
+	{ NULL, 0, NULL, 0 },
+};
+static struct tap_opts o = { .mode = 0600 };
+
+extern const struct qc_cmd qc_cmd_tap;
+
+static int exec_tap(struct qc_ctx *ctx, const struct qc_run *run)
 {
-	static const struct option longopts[] = {
-		QC_COMMON_LONGOPTS,
-		{ "listen", required_argument, NULL, 'l' },
-		{ "log", required_argument, NULL, OPT_LOG },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "reconnect", no_argument, NULL, 'r' },
-		{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
-		{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct tap_opts o = { .mode = 0600 };
 	struct tap_run r = { .ctx = ctx, .o = &o };
 	struct qmp_tap_opts topts = { 0 };
 	struct qc_error *err = NULL;
-	struct event *sigint = NULL, *sigterm = NULL, *sighup = NULL;
-	const char *vm = NULL;
-	char *addr = NULL;
-	int rc, i;
+	const char *addr;
+	int rc;
 
-	rc = cli_parse_opts(ctx, cmd, argc, argv, QC_COMMON_SHORTOPTS "l:m:r", longopts, own_opt, &o);
-	if (rc >= 0)
-		return rc;
-	i = optind;
-	rc = cli_take_vm(ctx, cmd, argc, argv, &i, &vm);
-	if (rc >= 0)
-		return rc;
-	rc = cli_no_more_args(cmd, argc, argv, i);
-	if (rc >= 0)
-		return rc;
 	if (!o.listen)
-		return cli_usage_error(cmd, "--listen PATH is required");
-	addr = cli_resolve_vm(ctx, vm);
+		return cli_usage_error(&qc_cmd_tap, "--listen PATH is required");
+	addr = vm_address(run->vm, &err);
 	if (!addr)
-		return 1;
-	r.addr = addr;
-	if (o.log && open_log(&r, o.log, &err) < 0) {
-		free(addr);
 		return cli_fail(err);
-	}
+	r.addr = addr;
+	if (o.log && open_log(&r, o.log, &err) < 0)
+		return cli_fail(err);
 
 	topts.session.greeting_timeout_ms = cli_timeout(ctx);
 	topts.client_max_queue = o.max_queue;
@@ -326,12 +314,10 @@ static int exec_tap(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char
 	if (ctx->verbose)
 		qmp_tap_set_trace(r.t, cli_trace, NULL);
 	r.retry = evtimer_new(ctx->base, on_retry, &r);
-	sigint = evsignal_new(ctx->base, SIGINT, on_signal, &r);
-	sigterm = evsignal_new(ctx->base, SIGTERM, on_signal, &r);
-	sighup = evsignal_new(ctx->base, SIGHUP, on_signal, &r);
-	event_add(sigint, NULL);
-	event_add(sigterm, NULL);
-	event_add(sighup, NULL);
+	ctx->on_signal = on_signal;
+	ctx->signal_opaque = &r;
+	if (ctx->signo) /* caught before we listened */
+		on_signal(&r, ctx->signo);
 
 	if (o.reconnect) {
 		/* Clients may connect at once; they are greeted once QEMU is there. */
@@ -373,16 +359,10 @@ out:
 	qmp_tap_free(r.t);
 	if (r.retry)
 		event_free(r.retry);
-	if (sigint)
-		event_free(sigint);
-	if (sigterm)
-		event_free(sigterm);
-	if (sighup)
-		event_free(sighup);
+	ctx->on_signal = NULL;
 	if (r.log && r.log != stdout)
 		fclose(r.log);
 	qc_error_free(r.err);
-	free(addr);
 	return rc;
 }
 
@@ -390,5 +370,11 @@ const struct qc_cmd qc_cmd_tap = {
 	.name = "tap",
 	.summary = "share one QMP monitor among many clients, logging all traffic",
 	.usage = usage,
+	.shortopts = "l:m:r",
+	.longopts = longopts,
+	.opt = own_opt,
+	.opts = &o,
+	.vm = QC_VM_ARG,
+	.signals = QC_SIGS,
 	.exec = exec_tap,
 };

@@ -1,25 +1,33 @@
-/* The table of verbs. */
-#include <string.h>
-
+/*
+ * The table of verbs: one line each, in the order --help lists them.  A
+ * group (snapshot, image) stands before its sub-verbs.  X() declares the
+ * entry and puts it in the table, so a new verb's file needs no header.
+ */
 #include "qmpctl.h"
 
-const struct qc_cmd *const qc_commands[] = {
-	&qc_cmd_qmp,
-	&qc_cmd_hmp,
-	&qc_cmd_events,
-	&qc_cmd_list,
-	&qc_cmd_disks,
-	&qc_cmd_snapshot,
-	&qc_cmd_image,
-	&qc_cmd_shell,
-	&qc_cmd_tap,
-	NULL,
-};
+#define QC_VERBS(X) \
+	X(qc_cmd_qmp) \
+	X(qc_cmd_hmp) \
+	X(qc_cmd_events) \
+	X(qc_cmd_list) \
+	X(qc_cmd_disks) \
+	X(qc_cmd_snapshot) \
+	X(qc_cmd_snapshot_create) \
+	X(qc_cmd_snapshot_list) \
+	X(qc_cmd_snapshot_info) \
+	X(qc_cmd_snapshot_revert) \
+	X(qc_cmd_snapshot_delete) \
+	X(qc_cmd_image) \
+	X(qc_cmd_image_info) \
+	X(qc_cmd_image_create) \
+	X(qc_cmd_image_convert) \
+	X(qc_cmd_image_snapshot) \
+	X(qc_cmd_shell) \
+	X(qc_cmd_tap)
 
-const struct qc_cmd *qc_command_find(const char *name)
-{
-	for (size_t i = 0; qc_commands[i]; i++)
-		if (!strcmp(qc_commands[i]->name, name))
-			return qc_commands[i];
-	return NULL;
-}
+#define QC_EXTERN(cmd) extern const struct qc_cmd cmd;
+#define QC_ENTRY(cmd) &cmd,
+
+QC_VERBS(QC_EXTERN)
+
+const struct qc_cmd *const qc_commands[] = { QC_VERBS(QC_ENTRY) NULL };

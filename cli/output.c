@@ -44,10 +44,16 @@ int cli_usage_error(const struct qc_cmd *cmd, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-	if (cmd)
-		fputs(cmd->usage, stderr);
+	return cli_try_help(cmd);
+}
+
+int cli_try_help(const struct qc_cmd *cmd)
+{
+	/* One line and where to read more, as qemu-img and virsh do. */
+	if (cmd && cmd->name && *cmd->name)
+		fprintf(stderr, "Try 'qmpctl %s --help' for more information.\n", cmd->name);
 	else
-		fputs("Run 'qmpctl --help' for usage.\n", stderr);
+		fputs("Try 'qmpctl --help' for more information.\n", stderr);
 	return EXIT_USAGE;
 }
 

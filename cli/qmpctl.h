@@ -9,6 +9,7 @@
 #define QMPCTL_H
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 
 #include "qc_error.h"
@@ -22,6 +23,8 @@ struct json_object;
 #define DEFAULT_LIBVIRT_DIR "/etc/libvirt/qemu"
 #define DEFAULT_RUN_DIR "/run/libvirt/qemu"
 
+struct qmp_vm;
+
 struct qc_ctx {
 	struct event_base *base;
 	const char *socket;  /* -s: the VM argument is left out */
@@ -30,83 +33,101 @@ struct qc_ctx {
 	int verbose;         /* -v: trace messages; -vv: and debug logs */
 	const char *libvirt_dir; /* --libvirt-dir or $QMPCTL_LIBVIRT_DIR */
 	const char *run_dir;     /* --run-dir or $QMPCTL_RUN_DIR */
+	/* Signals the verb catches (qc_cmd.signals): the last one caught, set
+	 * at once; cancel is set with it.  on_signal, when the verb sets it, is
+	 * called from the event loop. */
+	volatile sig_atomic_t signo;
+	volatile bool cancel;
+	void (*on_signal)(void *opaque, int signo);
+	void *signal_opaque;
+	struct event *sig_events[3]; /* main's, for QC_SIGINT/TERM/HUP */
 };
 
+/* What a verb needs of a VM before it runs. */
+enum qc_need {
+	QC_VM_NONE,     /* no VM argument (list, image ...) */
+	QC_VM_ARG,      /* a VM argument, resolved (shut-off VMs too); no session */
+	QC_VM_LIVE,     /* a READY session to the VM */
+};
+
+/* Signals a verb catches instead of dying (main installs them just before
+ * exec).  QC_SIG_NOLOOP: the verb runs no event loop while it waits for
+ * them, so a plain handler sets ctx->signo and blocking calls fail with
+ * EINTR. */
+#define QC_SIGINT 1u
+#define QC_SIGTERM 2u
+#define QC_SIGHUP 4u
+#define QC_SIG_NOLOOP 8u
+#define QC_SIGS (QC_SIGINT | QC_SIGTERM | QC_SIGHUP)
+
+/* The one place signals are caught: on the event loop (ctx->on_signal
+ * runs from it), or with QC_SIG_NOLOOP by a plain handler.  main calls it
+ * with the table's signals before exec; a verb that catches them only in
+ * one mode (the interactive shell) calls it itself.  main restores
+ * nothing: the run ends after exec. */
+void cli_catch_signals(struct qc_ctx *ctx, unsigned which);
+
+/* What main hands a verb: its arguments after the VM, the VM, the session. */
+struct qc_run {
+	const struct qc_cmd *cmd; /* the entry being run */
+	int argc;
+	char **argv;
+	struct qmp_vm *vm;     /* QC_VM_ARG, QC_VM_LIVE; NULL otherwise */
+	struct qmp_session *s; /* QC_VM_LIVE: READY (owned by vm) */
+};
+
+/* One table entry.  A group (exec NULL) only gathers sub-verbs ("snapshot"
+ * for "snapshot create" ...) for --help. */
 struct qc_cmd {
-	const char *name;
+	const char *name;    /* "list", "snapshot create" */
 	const char *summary; /* one line for the command list */
 	const char *usage;   /* full --help text, starting with "Usage: " */
-	int (*exec)(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv);
+	const char *shortopts;         /* the verb's own; common ones are added */
+	const struct option *longopts; /* the verb's own, NULL-terminated, or NULL */
+	/* Takes one of the verb's options: 0 taken, 1 unknown, -1 bad value
+	 * (after printing why). */
+	int (*opt)(void *opts, int opt, const char *arg);
+	void *opts;          /* passed to opt: the verb's option struct */
+	int min_args, max_args; /* positional arguments after the VM; max -1: any */
+	const char *args_name;  /* for "no NAME given"; NULL: "missing argument" */
+	enum qc_need vm;
+	unsigned signals;       /* QC_SIG*: caught, see above */
+	int (*exec)(struct qc_ctx *ctx, const struct qc_run *run);
 };
 
-extern const struct qc_cmd qc_cmd_qmp;
-extern const struct qc_cmd qc_cmd_hmp;
-extern const struct qc_cmd qc_cmd_events;
-extern const struct qc_cmd qc_cmd_list;
-extern const struct qc_cmd qc_cmd_disks;
-extern const struct qc_cmd qc_cmd_snapshot;
-extern const struct qc_cmd qc_cmd_image;
-extern const struct qc_cmd qc_cmd_shell;
-extern const struct qc_cmd qc_cmd_tap;
-
 extern const struct qc_cmd *const qc_commands[];
-const struct qc_cmd *qc_command_find(const char *name);
 
-/* Options every verb accepts beside its own; append to a verb's table. */
-#define QC_COMMON_LONGOPTS                                                                                   \
-	{ "socket", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'J' },                        \
-		{ "timeout", required_argument, NULL, 't' }, { "verbose", no_argument, NULL, 'v' },            \
-		{ "help", no_argument, NULL, 'h' }, { "libvirt-dir", required_argument, NULL, 'L' },          \
-		{ "run-dir", required_argument, NULL, 'R' }
-#define QC_COMMON_SHORTOPTS "s:t:vh"
+/* The entry argv names: the first two words for a sub-verb, else the first
+ * (a group when only its name matches).  *nwords: how many it took. */
+const struct qc_cmd *qc_cmd_find(const struct qc_cmd *const *table, int argc, char **argv, int *nwords);
+/* The name nearest to word (edit distance), or NULL when none is near. */
+const char *qc_cmd_suggest(const struct qc_cmd *const *table, const char *word);
+size_t qc_edit_distance(const char *a, const char *b);
 
-/* Handles a common option; returns 1 if handled, 0 if not a common option,
- * -1 on a bad value (message printed).  'h' prints the verb's usage and
- * returns 2 through *exit_now set to 0. */
-int cli_common_opt(struct qc_ctx *ctx, const struct qc_cmd *cmd, int opt, const char *arg, int *exit_now);
+/* Parses a verb's options (common ones included) from argv[1...], leaving
+ * optind at the first positional argument.  True to go on; false to end
+ * with *exit_code: 0 after --help (printed), 2 on bad usage (said). */
+bool cli_parse_opts(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv, int *exit_code);
 int cli_parse_timeout(const char *arg, unsigned *ms);
-/* Resets getopt for a verb's own parse. */
-void cli_getopt_reset(void);
-/* Parses a verb's options (common ones included; own() gets the rest and
- * returns 0 when it took the option, 1 when it is unknown, -1 on a bad
- * value after printing why).  Returns -1 to go on with argv[optind...], or
- * the exit code to end with (0 after --help, 2 on bad usage). */
-int cli_parse_opts(struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv, const char *shortopts,
-		   const struct option *longopts, int (*own)(void *opaque, int opt, const char *arg), void *opaque);
-int cli_bad_option(const struct qc_cmd *cmd, char **argv);
-/* Takes the VM argument from argv[*i] unless --socket stands for it.
- * Returns -1 to go on, or the exit code of a usage error. */
-int cli_take_vm(const struct qc_ctx *ctx, const struct qc_cmd *cmd, int argc, char **argv, int *i,
-		const char **vm);
-/* -1 when argv[i...] is empty, else the exit code of a usage error. */
-int cli_no_more_args(const struct qc_cmd *cmd, int argc, char **argv, int i);
 
 /* Errors and usage on stderr. */
 void cli_error(const char *fmt, ...) QC_PRINTF(1, 2);
 int cli_fail(struct qc_error *err); /* prints "qmpctl: [CLASS: ]msg", frees, returns 1 */
+/* "qmpctl: <what>" and the Try line; returns EXIT_USAGE. */
 int cli_usage_error(const struct qc_cmd *cmd, const char *fmt, ...) QC_PRINTF(2, 3);
+/* The Try line alone (after a message of the caller's); EXIT_USAGE. */
+int cli_try_help(const struct qc_cmd *cmd);
 
 struct disc_opts;
 struct disc_list;
 struct disc_vm;
 /* Discovery options from the context (directories, defaults). */
 void cli_disc_opts(const struct qc_ctx *ctx, struct disc_opts *opts);
-/* Runs discovery and finds VM (name, uuid or pid); prints the error and
- * returns NULL when there is none.  *list must be freed by the caller. */
-struct disc_vm *cli_find_vm(const struct qc_ctx *ctx, const char *vm, struct disc_list *list);
-/* The QMP address for VM: --socket, a path, or what discovery finds.
- * Returns a string to free, or NULL after printing why not. */
-char *cli_resolve_vm(const struct qc_ctx *ctx, const char *vm);
 /* The address to use for a discovered VM, or NULL with *errp set. */
 char *cli_vm_address(const struct disc_list *list, const struct disc_vm *vm, struct qc_error **errp);
-/* True when vm names a socket rather than a VM. */
-bool cli_is_address(const char *vm);
-
-/* Takes the VM argument (unless --socket was given) from argv[*optind] and
- * connects.  Returns a READY session or NULL after printing the error. */
-struct qmp_session *cli_open_vm(struct qc_ctx *ctx, const char *vm);
-/* The same with session options of the caller's (timeouts still from -t). */
-struct qmp_session *cli_open_vm_opts(struct qc_ctx *ctx, const char *vm, const struct qmp_session_opts *opts);
+/* Opens (or reopens) the session of a resolved VM with session options of
+ * the caller's (timeouts still from -t).  NULL after printing the error. */
+struct qmp_session *cli_connect(struct qc_ctx *ctx, struct qmp_vm *vm, const struct qmp_session_opts *opts);
 /* The timeout a verb should use for one command. */
 unsigned cli_timeout(const struct qc_ctx *ctx);
 
