@@ -555,6 +555,37 @@ static void test_locks(void **state)
 	unlink(path);
 }
 
+/* The formats qemu-img cannot create here (bochs, cloop, dmg) and the
+ * near misses that must stay raw. */
+static void test_probe_foreign(void **state)
+{
+	static const char cloop[] =
+		"#!/bin/sh\n#V2.0 Format\nmodprobe cloop file=$0 && mount -r -t iso9660 /dev/cloop $1\n";
+	uint8_t head[512] = { 0 }, tail[512] = { 0 };
+
+	(void)state;
+	assert_null(img_probe_foreign(head, sizeof(head), tail, sizeof(tail)));
+	memcpy(head, "Bochs Virtual HD Image", 22);
+	assert_string_equal(img_probe_foreign(head, sizeof(head), tail, sizeof(tail)), "Bochs");
+	memset(head, 0, sizeof(head));
+	memcpy(head, cloop, sizeof(cloop) - 1);
+	assert_string_equal(img_probe_foreign(head, sizeof(head), tail, sizeof(tail)), "cloop");
+	memset(head, 0, sizeof(head));
+	memcpy(tail, "koly", 4);
+	assert_string_equal(img_probe_foreign(head, sizeof(head), tail, sizeof(tail)), "DMG");
+	/* A trailer is only a trailer in a file of at least one sector. */
+	assert_null(img_probe_foreign(head, sizeof(head), tail, 0));
+	memset(tail, 0, sizeof(tail));
+	/* qcow2 (version 2 and 3) is ours; version 1 is not. */
+	memcpy(head, "QFI\xfb\0\0\0\3", 8);
+	assert_null(img_probe_foreign(head, sizeof(head), tail, sizeof(tail)));
+	memcpy(head, "QFI\xfb\0\0\0\1", 8);
+	assert_string_equal(img_probe_foreign(head, sizeof(head), tail, sizeof(tail)), "QCOW (version 1)");
+	/* Magic cut short by the end of a tiny file. */
+	assert_null(img_probe_foreign((const uint8_t *)"vhdxfil", 7, tail, 0));
+	assert_string_equal(img_probe_foreign((const uint8_t *)"vhdxfile", 8, tail, 0), "VHDX");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -571,6 +602,7 @@ int main(void)
 		cmocka_unit_test(test_create_options),
 		cmocka_unit_test(test_create_roundtrip),
 		cmocka_unit_test(test_locks),
+		cmocka_unit_test(test_probe_foreign),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
