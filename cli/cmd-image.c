@@ -18,6 +18,7 @@
 #include "img_snapshot.h"
 #include "qc_buf.h"
 #include "qmpctl.h"
+#include "snap_qsd.h"
 
 static const char usage[] = "Usage: qmpctl image SUBCOMMAND [OPTIONS] ARGS...\n"
 			    "\n"
@@ -561,8 +562,7 @@ static int image_snapshot(struct qc_ctx *ctx, int argc, char **argv)
 			fprintf(stderr, "qmpctl: test: %u writes and flushes\n", ao.writes);
 		return rc < 0 ? cli_fail(err) : 0;
 	}
-	rc = img_snapshot_qsd(ctx->base, path, a.op == 'c' ? IMG_SNAPSHOT_CREATE : IMG_SNAPSHOT_DELETE, a.name,
-			      cli_timeout(ctx), &err);
+	rc = snap_qsd_image(ctx->base, path, a.op == 'c', a.name, cli_timeout(ctx), NULL, &err);
 	return rc < 0 ? cli_fail(err) : 0;
 }
 
