@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <json-c/json.h>
 
 #include "img.h"
@@ -508,6 +509,35 @@ static int snapshot_opt(void *opaque, int opt, const char *arg)
 	return 1;
 }
 
+static volatile bool qsd_cancel;
+
+static void on_qsd_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	qsd_cancel = true;
+}
+
+/* -c / -d: a signal while the daemon starts ends it (and us) cleanly
+ * instead of killing us with the daemon left holding the image. */
+static int snapshot_qsd(struct qc_ctx *ctx, const char *path, bool create, const char *name)
+{
+	static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+	struct event *sigs[3];
+	struct qc_error *err = NULL;
+	int rc;
+
+	for (size_t k = 0; k < 3; k++) {
+		sigs[k] = evsignal_new(ctx->base, signals[k], on_qsd_signal, NULL);
+		event_add(sigs[k], NULL);
+	}
+	rc = snap_qsd_image(ctx->base, path, create, name, cli_timeout(ctx), &qsd_cancel, &err);
+	for (size_t k = 0; k < 3; k++)
+		event_free(sigs[k]);
+	return rc < 0 ? cli_fail(err) : 0;
+}
+
 static int image_snapshot(struct qc_ctx *ctx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -562,8 +592,7 @@ static int image_snapshot(struct qc_ctx *ctx, int argc, char **argv)
 			fprintf(stderr, "qmpctl: test: %u writes and flushes\n", ao.writes);
 		return rc < 0 ? cli_fail(err) : 0;
 	}
-	rc = snap_qsd_image(ctx->base, path, a.op == 'c', a.name, cli_timeout(ctx), NULL, &err);
-	return rc < 0 ? cli_fail(err) : 0;
+	return snapshot_qsd(ctx, path, a.op == 'c', a.name);
 }
 
 /* ---- the verb -------------------------------------------------------------- */
