@@ -147,8 +147,7 @@ static int open_backing(struct img *img, unsigned flags, struct chain_seen *seen
 	img->backing = open_one(img->backing_path, img->qcow2->backing_format, flags & ~IMG_OPEN_WRITE, seen,
 				img->depth + 1, &err);
 	if (!img->backing) {
-		qc_error_set(errp, "cannot open backing file: %s", err->msg);
-		qc_error_free(err);
+		qc_error_prefix(errp, err, "cannot open backing file");
 		return -1;
 	}
 	return 0;

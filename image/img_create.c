@@ -405,8 +405,7 @@ int img_create(const char *path, struct img_create_opts *o, struct qc_error **er
 		b = img_open(bpath, o->backing_fmt, IMG_OPEN_NO_LOCK, &err);
 		free(bpath);
 		if (!b) {
-			qc_error_set(errp, "cannot open backing file: %s", err->msg);
-			qc_error_free(err);
+			qc_error_prefix(errp, err, "cannot open backing file");
 			return -1;
 		}
 		if (!o->has_size) {

@@ -3,6 +3,7 @@
  * images built in memory, the L1/L2 walk, QEMU's size strings, backing name
  * resolution and QEMU-style JSON text.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +24,7 @@
 #include "img_info.h"
 #include "img_qcow2.h"
 #include "img_qcow2_format.h"
+#include "qc_buf.h"
 
 #define CL  512u
 #define NCL 16u
@@ -586,6 +588,37 @@ static void test_probe_foreign(void **state)
 	assert_string_equal(img_probe_foreign((const uint8_t *)"vhdxfile", 8, tail, 0), "VHDX");
 }
 
+/* A missing backing file: the wrapped error still says ENOENT (callers
+ * decide from errnum). */
+static void test_backing_error_errno(void **state)
+{
+	char dir[] = "/tmp/test_image.XXXXXX", base[64], top[64];
+	struct img_create_opts o;
+	struct qc_error *err = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(base, sizeof(base), "%s/base.raw", dir);
+	snprintf(top, sizeof(top), "%s/top.qcow2", dir);
+	img_create_opts_init(&o, IMG_FMT_RAW);
+	o.size = 1 << 20;
+	o.has_size = true;
+	assert_int_equal(img_create(base, &o, &err), 0);
+	img_create_opts_free(&o);
+	img_create_opts_init(&o, IMG_FMT_QCOW2);
+	o.backing_file = qc_strdup("base.raw");
+	o.backing_fmt = qc_strdup("raw");
+	assert_int_equal(img_create(top, &o, &err), 0);
+	img_create_opts_free(&o);
+	unlink(base);
+	assert_null(img_open(top, NULL, IMG_OPEN_CHAIN, &err));
+	assert_non_null(strstr(err->msg, "cannot open backing file: "));
+	assert_int_equal(err->errnum, ENOENT);
+	qc_error_free(err);
+	unlink(top);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -603,6 +636,7 @@ int main(void)
 		cmocka_unit_test(test_create_roundtrip),
 		cmocka_unit_test(test_locks),
 		cmocka_unit_test(test_probe_foreign),
+		cmocka_unit_test(test_backing_error_errno),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
