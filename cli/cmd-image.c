@@ -140,12 +140,14 @@ static int image_info(struct qc_ctx *ctx, int argc, char **argv)
 /* ---- create ---------------------------------------------------------------- */
 
 static const char create_usage[] =
-	"Usage: qmpctl image create [-f raw|qcow2] [-o OPTIONS] [-b BACKING -F FMT] [--overwrite] FILE [SIZE]\n"
+	"Usage: qmpctl image create [-q] [-f raw|qcow2] [-o OPTIONS] [-b BACKING -F FMT] [--overwrite] FILE [SIZE]\n"
 	"\n"
 	"Create a new image.  SIZE takes k, M, G, T suffixes (powers of 1024); with a\n"
 	"backing file it defaults to the backing image's size.  An existing FILE is\n"
 	"never replaced unless you confirm (on a terminal) or give --overwrite.\n"
+	"Prints qemu-img's \"Formatting 'FILE', fmt=...\" line.\n"
 	"\n"
+	"  -q, --quiet           do not print the Formatting line\n"
 	"  -f, --format FMT      raw (default) or qcow2\n"
 	"  -o, --options OPTS    comma-separated key=value, as qemu-img:\n"
 	"                          compat=0.10|1.1  cluster_size=SIZE  refcount_bits=1..64\n"
@@ -218,6 +220,7 @@ struct create_args {
 	bool overwrite;
 	bool compress, progress;
 	const char *src_fmt;
+	bool quiet;
 };
 
 enum { OPT_OVERWRITE = 1100 };
@@ -246,6 +249,9 @@ static int create_opt(void *opaque, int opt, const char *arg)
 	case OPT_OVERWRITE:
 		a->overwrite = true;
 		return 0;
+	case 'q':
+		a->quiet = true;
+		return 0;
 	}
 	return 1;
 }
@@ -258,6 +264,7 @@ static int image_create(struct qc_ctx *ctx, int argc, char **argv)
 		{ "backing", required_argument, NULL, 'b' },
 		{ "backing-format", required_argument, NULL, 'F' },
 		{ "overwrite", no_argument, NULL, OPT_OVERWRITE },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -269,7 +276,7 @@ static int image_create(struct qc_ctx *ctx, int argc, char **argv)
 	const char *path;
 	int rc;
 
-	rc = cli_parse_opts(ctx, &image_create_cmd, argc, argv, "f:o:b:F:vh", longopts, create_opt, &a);
+	rc = cli_parse_opts(ctx, &image_create_cmd, argc, argv, "f:o:b:F:qvh", longopts, create_opt, &a);
 	if (rc >= 0)
 		return rc;
 	if (optind >= argc)
@@ -316,6 +323,13 @@ static int image_create(struct qc_ctx *ctx, int argc, char **argv)
 	catch_signals();
 	o.cancel = &interrupted;
 	rc = img_create(path, &o, &err);
+	if (rc == 0 && !a.quiet) {
+		struct qc_buf line = { 0 };
+
+		img_create_describe(&o, path, &line);
+		fwrite(line.data, 1, line.len, stdout);
+		qc_buf_free(&line);
+	}
 	img_create_opts_free(&o);
 	return rc < 0 ? cli_fail(err) : 0;
 }
@@ -323,7 +337,8 @@ static int image_create(struct qc_ctx *ctx, int argc, char **argv)
 /* ---- convert ----------------------------------------------------------------- */
 
 static const char convert_usage[] =
-	"Usage: qmpctl image convert [-f FMT] -O raw|qcow2 [-o OPTIONS] [-c] [-p] [-U] [--overwrite] SRC DST\n"
+	"Usage: qmpctl image convert [-f FMT] [-O raw|qcow2] [-o OPTIONS] [-c] [-p] [-U] [-n] [-S SIZE]\n"
+	"                            [--overwrite] SRC DST\n"
 	"\n"
 	"Copy the guest view of SRC (its whole backing chain) into a new image DST.\n"
 	"Zero data is not written: raw output is sparse, qcow2 output leaves those\n"
@@ -331,13 +346,20 @@ static const char convert_usage[] =
 	"the end, so an interruption or an error leaves neither DST nor a temporary file.\n"
 	"\n"
 	"  -f, --format FMT          SRC's format (default: probe)\n"
-	"  -O, --output-format FMT   raw or qcow2 (required)\n"
+	"  -O, --output-format FMT   raw (default, as qemu-img) or qcow2\n"
 	"  -o, --options OPTS        qcow2 options as for 'image create' (compat, cluster_size,\n"
 	"                            refcount_bits, lazy_refcounts, extended_l2, compression_type)\n"
 	"  -c, --compress            compress the qcow2 output's clusters (zlib, or zstd\n"
 	"                            with -o compression_type=zstd)\n"
 	"  -p, --progress            show progress on stderr as qemu-img does\n"
 	"  -U, --force-share         read SRC even when another process writes it\n"
+	"  -n                        write into the existing raw image or device DST in place\n"
+	"                            (not created, not truncated; it must be at least as large\n"
+	"                            as SRC; zero ranges are punched out; an interruption leaves\n"
+	"                            it half written)\n"
+	"  -S, --sparse-size SIZE    leave holes only for zero runs of SIZE bytes (a multiple of\n"
+	"                            512, default 4k); 0 writes every byte, zeros too (a fully\n"
+	"                            allocated output)\n"
 	"      --overwrite           replace DST if it exists\n"
 	"  -h, --help                show this help\n"
 	"\n"
@@ -365,6 +387,8 @@ struct convert_args {
 	struct create_args c;
 	const char *out_fmt;
 	bool force_share;
+	bool no_create;
+	const char *sparse;
 };
 
 static int convert_opt(void *opaque, int opt, const char *arg)
@@ -387,8 +411,15 @@ static int convert_opt(void *opaque, int opt, const char *arg)
 	case 'f':
 		a->c.src_fmt = arg;
 		return 0;
+	case 'n':
+		a->no_create = true;
+		return 0;
+	case 'S':
+		a->sparse = arg;
+		return 0;
 	case 'b':
 	case 'F':
+	case 'q':
 		return 1;
 	}
 	return create_opt(&a->c, opt, arg);
@@ -403,23 +434,22 @@ static int image_convert(struct qc_ctx *ctx, int argc, char **argv)
 		{ "compress", no_argument, NULL, 'c' },
 		{ "progress", no_argument, NULL, 'p' },
 		{ "force-share", no_argument, NULL, 'U' },
+		{ "sparse-size", required_argument, NULL, 'S' },
 		{ "overwrite", no_argument, NULL, OPT_OVERWRITE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct convert_args a = { .c = { .fmt = NULL } };
+	struct convert_args a = { .c = { .fmt = NULL }, .out_fmt = "raw" };
 	struct img_convert_opts o = { 0 };
 	struct progress prog = { -1 };
 	struct qc_error *err = NULL;
 	enum img_format fmt;
 	int rc;
 
-	rc = cli_parse_opts(ctx, &image_convert_cmd, argc, argv, "f:O:o:cpUvh", longopts, convert_opt, &a);
+	rc = cli_parse_opts(ctx, &image_convert_cmd, argc, argv, "f:O:o:cpUnS:vh", longopts, convert_opt, &a);
 	if (rc >= 0)
 		return rc;
-	if (!a.out_fmt)
-		return cli_usage_error(&image_convert_cmd, "no output format given (-O raw or -O qcow2)");
 	if (argc - optind != 2)
 		return cli_usage_error(&image_convert_cmd, "expected SRC and DST");
 	if (img_format_parse(a.out_fmt, &fmt, &err) < 0) {
@@ -436,6 +466,13 @@ static int image_convert(struct qc_ctx *ctx, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (a.sparse && img_convert_parse_sparse(a.sparse, &o, &err) < 0) {
+		img_create_opts_free(&o.out);
+		cli_error("%s", err->msg);
+		qc_error_free(err);
+		return EXIT_USAGE;
+	}
+	o.no_create = a.no_create;
 	o.src_fmt = a.c.src_fmt;
 	o.force_share = a.force_share;
 	o.compress = a.c.compress;
@@ -444,7 +481,7 @@ static int image_convert(struct qc_ctx *ctx, int argc, char **argv)
 		o.progress = show_progress;
 		o.opaque = &prog;
 	}
-	if (check_target(argv[optind + 1], &o.out.overwrite)) {
+	if (!o.no_create && check_target(argv[optind + 1], &o.out.overwrite)) {
 		img_create_opts_free(&o.out);
 		return 1;
 	}
@@ -462,7 +499,7 @@ static int image_convert(struct qc_ctx *ctx, int argc, char **argv)
 /* ---- snapshot ------------------------------------------------------------------- */
 
 static const char snapshot_usage[] =
-	"Usage: qmpctl image snapshot -l [-U] [--json] FILE\n"
+	"Usage: qmpctl image snapshot -l [-U] [--output human|json] FILE\n"
 	"       qmpctl image snapshot -c NAME | -a NAME | -d NAME FILE\n"
 	"\n"
 	"Internal snapshots of a qcow2 image (disk only; the image must not be in use).\n"
@@ -473,7 +510,9 @@ static const char snapshot_usage[] =
 	"  -a, --apply NAME      revert the disk to a snapshot, by id or name (natively,\n"
 	"                        crash-safe: an interruption leaves the old or the new state)\n"
 	"  -U, --force-share     -l only: read the image even when another process writes it\n"
-	"      --json            -l only: the snapshots as a JSON array (qemu-img info's keys)\n"
+	"      --output FMT      -l only: human (default) or json (a JSON array, qemu-img\n"
+	"                        info's keys)\n"
+	"      --json            the same as --output json\n"
 	"  -t, --timeout SEC     give qemu-storage-daemon SEC seconds per step (default 30)\n"
 	"  -h, --help            show this help\n"
 	"\n"
@@ -487,6 +526,7 @@ struct snapshot_args {
 	const char *name;
 	bool force_share;
 	int nops;
+	const char *output;
 };
 
 static int snapshot_opt(void *opaque, int opt, const char *arg)
@@ -504,6 +544,9 @@ static int snapshot_opt(void *opaque, int opt, const char *arg)
 		return 0;
 	case 'U':
 		a->force_share = true;
+		return 0;
+	case OPT_OUTPUT:
+		a->output = arg;
 		return 0;
 	}
 	return 1;
@@ -541,11 +584,17 @@ static int snapshot_qsd(struct qc_ctx *ctx, const char *path, bool create, const
 static int image_snapshot(struct qc_ctx *ctx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "list", no_argument, NULL, 'l' },	     { "create", required_argument, NULL, 'c' },
-		{ "apply", required_argument, NULL, 'a' },   { "delete", required_argument, NULL, 'd' },
-		{ "force-share", no_argument, NULL, 'U' },   { "json", no_argument, NULL, 'J' },
-		{ "timeout", required_argument, NULL, 't' }, { "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },	     { NULL, 0, NULL, 0 },
+		{ "list", no_argument, NULL, 'l' },
+		{ "create", required_argument, NULL, 'c' },
+		{ "apply", required_argument, NULL, 'a' },
+		{ "delete", required_argument, NULL, 'd' },
+		{ "force-share", no_argument, NULL, 'U' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "output", required_argument, NULL, OPT_OUTPUT },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct snapshot_args a = { 0 };
 	struct qc_error *err = NULL;
@@ -557,6 +606,10 @@ static int image_snapshot(struct qc_ctx *ctx, int argc, char **argv)
 		return rc;
 	if (a.nops != 1)
 		return cli_usage_error(&image_snapshot_cmd, "give exactly one of -l, -c, -a, -d");
+	if (a.output && strcmp(a.output, "human") && strcmp(a.output, "json"))
+		return cli_usage_error(&image_snapshot_cmd, "--output must be human or json, not '%s'", a.output);
+	if (a.output && a.op != 'l')
+		return cli_usage_error(&image_snapshot_cmd, "--output only goes with -l");
 	if (argc - optind != 1)
 		return cli_usage_error(&image_snapshot_cmd, optind >= argc ? "no FILE given" : "too many arguments");
 	if (a.force_share && a.op != 'l')
@@ -569,7 +622,7 @@ static int image_snapshot(struct qc_ctx *ctx, int argc, char **argv)
 
 		if (!list)
 			return cli_fail(err);
-		if (ctx->json) {
+		if (ctx->json || (a.output && !strcmp(a.output, "json"))) {
 			img_info_json_text(&out, list);
 		} else if (json_object_array_length(list)) {
 			qc_buf_append_str(&out, "Snapshot list:\n");
