@@ -79,8 +79,14 @@ static int run(struct event_base *base, const struct snap_qsd_disk *disks, size_
 	if (rc == 0 && create) {
 		/* The daemon has quit (and let go of the locks): now the VM
 		 * clock it recorded is set to what qemu-img records. */
-		for (size_t i = 0; i < n && rc == 0; i++)
-			rc = img_snapshot_set_vm_clock(disks[i].file, name, 0, errp);
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			struct qc_error *err = NULL;
+
+			rc = img_snapshot_set_vm_clock(disks[i].file, name, 0, &err);
+			if (rc < 0)
+				qc_error_prefix(errp, err, "snapshot '%s' was made, but its VM clock was not set to 0",
+						name);
+		}
 	}
 	return rc;
 }

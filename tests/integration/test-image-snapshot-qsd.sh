@@ -141,3 +141,28 @@ for sig in INT TERM HUP KILL; do
 	fi
 	rm -f s.qcow2
 done
+
+note "a daemon that never opens its monitor, one that gives up, one that cannot be run"
+mk -f qcow2 s.qcow2 16M
+rm -f "$HOLD_PID"
+QMPCTL_QSD=$T/qsd-hold assert_exit 1 qmpctl image snapshot -t 1 -c s1 s.qcow2
+assert_contains "$ERR" "qemu-storage-daemon did not open its monitor within 1000 ms"
+qsd=$(cat "$HOLD_PID")
+_bg_pids+=("$qsd")
+gone "$qsd" || fail "the daemon that timed out still runs"
+qemu-io -c 'write 0 512' s.qcow2 >/dev/null || fail "the image is still locked after the timeout"
+_ok
+QMPCTL_QSD=/bin/false assert_exit 1 qmpctl image snapshot -c s1 s.qcow2
+assert_eq "qmpctl: s.qcow2: cannot create snapshot 's1': qemu-storage-daemon failed: it exited without saying why" "$ERR"
+QMPCTL_QSD=$T/no-such-daemon assert_exit 1 qmpctl image snapshot -c s1 s.qcow2
+assert_eq "qmpctl: s.qcow2: cannot create snapshot 's1': cannot run $T/no-such-daemon: No such file or directory" "$ERR"
+# The daemon's own words are the error; a lock it cannot get is named as such.
+printf '#!/bin/sh\necho "qemu-storage-daemon: --blockdev x: Failed to get \\"write\\" lock" >&2\nexit 1\n' >"$T/qsd-locked"
+chmod +x "$T/qsd-locked"
+QMPCTL_QSD=$T/qsd-locked assert_exit 1 qmpctl image snapshot -c s1 s.qcow2
+assert_eq "qmpctl: s.qcow2: cannot create snapshot 's1': an image is in use by a running QEMU (qemu-storage-daemon: --blockdev x: Failed to get \"write\" lock)" "$ERR"
+printf '#!/bin/sh\necho >&2\necho "qemu-storage-daemon: something else" >&2\nexit 1\n' >"$T/qsd-fails"
+chmod +x "$T/qsd-fails"
+QMPCTL_QSD=$T/qsd-fails assert_exit 1 qmpctl image snapshot -c s1 s.qcow2
+assert_eq "qmpctl: s.qcow2: cannot create snapshot 's1': qemu-storage-daemon failed: qemu-storage-daemon: something else" "$ERR"
+tmp_empty "after the failures"
