@@ -44,7 +44,7 @@ struct qmp_qsd {
 	bool exited;
 	int pidfd;	       /* readable once the daemon has exited; -1: none */
 	struct event *exit_ev; /* on pidfd, or a periodic reaper without one */
-	struct event *quit_ev; /* quit: the deadline, or the deferred callback */
+	struct event *timer;   /* the deadline of the start or of the quit */
 	int logfd;	       /* the daemon's stdout and stderr (memfd) */
 	struct qmp_session *s;
 	char **nodes;
@@ -100,13 +100,15 @@ static void finish(struct qmp_qsd *q, enum qsd_state next, const struct qc_error
 
 	q->state = next;
 	q->cb = NULL;
-	if (q->quit_ev)
-		event_del(q->quit_ev);
+	if (q->timer)
+		event_del(q->timer);
 	if (cb)
 		cb(q->opaque, q, err);
 }
 
-static void start_failed(struct qmp_qsd *q, const struct qc_error *why)
+/* The daemon exited (or its time ran out) before its monitor was READY:
+ * its own words, if any, are the error. */
+static void start_failed(struct qmp_qsd *q, bool timed_out)
 {
 	struct qc_error *err = NULL;
 	char *msg = daemon_message(q);
@@ -115,9 +117,8 @@ static void start_failed(struct qmp_qsd *q, const struct qc_error *why)
 		qc_error_set(&err, "an image is in use by a running QEMU (%s)", msg);
 	else if (msg)
 		qc_error_set(&err, "qemu-storage-daemon failed: %s", msg);
-	else if (!q->exited && !reap(q))
-		qc_error_set(&err, "qemu-storage-daemon did not open its monitor within %u ms (%s)", q->timeout_ms,
-			     why ? why->msg : "no greeting");
+	else if (timed_out)
+		qc_error_set(&err, "qemu-storage-daemon did not open its monitor within %u ms", q->timeout_ms);
 	else
 		qc_error_set(&err, "qemu-storage-daemon failed: it exited without saying why");
 	free(msg);
@@ -148,7 +149,7 @@ static void on_exit_ev(evutil_socket_t fd, short what, void *arg)
 	if (!reap(q))
 		return;
 	if (q->state == QSD_STARTING)
-		start_failed(q, NULL);
+		start_failed(q, false);
 	else if (q->state == QSD_QUITTING)
 		quit_done(q);
 }
@@ -159,12 +160,16 @@ static void on_state(void *opaque, enum qmp_session_state state, const struct qc
 
 	if (q->state != QSD_STARTING)
 		return;
-	if (state == QMP_SESSION_READY) {
+	(void)err;
+	if (state == QMP_SESSION_READY)
 		finish(q, QSD_READY, NULL);
-	} else if (state == QMP_SESSION_CLOSED) {
-		start_failed(q, err);
-	}
+	else if (state == QMP_SESSION_CLOSED && reap(q))
+		start_failed(q, false);
+	/* Closed, not yet reaped: it is exiting; its exit (or the deadline)
+	 * decides, once its last words are written. */
 }
+
+static void on_timer(evutil_socket_t fd, short what, void *arg);
 
 static char *blockdev_json(const char *driver, const char *node, const char *file_key, const char *file_val,
 			   bool readonly)
@@ -267,7 +272,14 @@ struct qmp_qsd *qmp_qsd_spawn(struct event_base *base, const struct qmp_qsd_disk
 		q->exit_ev = event_new(base, -1, EV_PERSIST, on_exit_ev, q);
 		event_add(q->exit_ev, &tv);
 	}
-	sopts.greeting_timeout_ms = sopts.command_timeout_ms = q->timeout_ms;
+	q->timer = evtimer_new(base, on_timer, q);
+	{
+		struct timeval tv = { q->timeout_ms / 1000, (q->timeout_ms % 1000) * 1000 };
+
+		evtimer_add(q->timer, &tv);
+	}
+	/* The start has its own deadline (above); commands have the same. */
+	sopts.command_timeout_ms = q->timeout_ms;
 	q->s = qmp_session_new(base, &sopts);
 	q->cb = ready;
 	q->opaque = opaque;
@@ -302,13 +314,17 @@ struct event_base *qmp_qsd_base(const struct qmp_qsd *q)
 	return q->base;
 }
 
-static void on_quit_ev(evutil_socket_t fd, short what, void *arg)
+static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct qmp_qsd *q = arg;
 	struct qc_error *err = NULL;
 
 	(void)fd;
 	(void)what;
+	if (q->state == QSD_STARTING) {
+		start_failed(q, !reap(q));
+		return;
+	}
 	if (reap(q)) {
 		quit_done(q);
 		return;
@@ -339,8 +355,6 @@ void qmp_qsd_quit(struct qmp_qsd *q, qmp_qsd_fn done, void *opaque)
 	q->cb = done;
 	q->opaque = opaque;
 	q->state = QSD_QUITTING;
-	if (!q->quit_ev)
-		q->quit_ev = evtimer_new(q->base, on_quit_ev, q);
 	if (reap(q)) {
 		/* Gone already: report from the loop, not from inside this call. */
 		tv.tv_sec = 0;
@@ -349,7 +363,7 @@ void qmp_qsd_quit(struct qmp_qsd *q, qmp_qsd_fn done, void *opaque)
 	} else {
 		kill(q->pid, SIGTERM);
 	}
-	evtimer_add(q->quit_ev, &tv);
+	evtimer_add(q->timer, &tv);
 }
 
 void qmp_qsd_free(struct qmp_qsd *q)
@@ -377,8 +391,8 @@ void qmp_qsd_free(struct qmp_qsd *q)
 	}
 	if (q->exit_ev)
 		event_free(q->exit_ev);
-	if (q->quit_ev)
-		event_free(q->quit_ev);
+	if (q->timer)
+		event_free(q->timer);
 	if (q->pidfd >= 0)
 		close(q->pidfd);
 	if (q->logfd >= 0)
