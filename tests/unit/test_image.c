@@ -583,6 +583,17 @@ static void test_probe_foreign(void **state)
 	assert_null(img_probe_foreign(head, sizeof(head), tail, sizeof(tail)));
 	memcpy(head, "QFI\xfb\0\0\0\1", 8);
 	assert_string_equal(img_probe_foreign(head, sizeof(head), tail, sizeof(tail)), "QCOW (version 1)");
+	/* VMDK descriptors as QEMU probes them: comments and blank lines, then
+	 * the version line. */
+	memset(head, 0, sizeof(head));
+	memcpy(head, "# comment\n  \r\n\nversion=1\r\nCID=1\n", 32);
+	assert_string_equal(img_probe_foreign(head, 32, tail, 0), "VMDK");
+	memcpy(head, "version=3\n", 10);
+	assert_string_equal(img_probe_foreign(head, 10, tail, 0), "VMDK");
+	memcpy(head, "version=4\n", 10);
+	assert_null(img_probe_foreign(head, 10, tail, 0));
+	memcpy(head, "# a note\nhello\nversion=1\n", 26);
+	assert_null(img_probe_foreign(head, 26, tail, 0));
 	/* Magic cut short by the end of a tiny file. */
 	assert_null(img_probe_foreign((const uint8_t *)"vhdxfil", 7, tail, 0));
 	assert_string_equal(img_probe_foreign((const uint8_t *)"vhdxfile", 8, tail, 0), "VHDX");
