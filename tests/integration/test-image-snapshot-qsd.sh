@@ -96,11 +96,15 @@ gone()
 	! _qf_alive "$1"
 }
 
-for sig in INT TERM HUP KILL; do
-	note "SIG$sig to image snapshot -c while the daemon starts"
+# signal_case SIG IMAGE WHAT CMD...: start CMD (a snapshot on IMAGE through the holding daemon), wait
+# until the daemon holds IMAGE, send SIG to qmpctl, and check that nothing is left behind.
+signal_case()
+{
+	local sig=$1 img=$2 what=$3 qsd locked
+	shift 3
+	note "SIG$sig to $what while the daemon starts"
 	rm -f "$HOLD_PID"
-	mk -f qcow2 s.qcow2 16M
-	QMPCTL_QSD=$T/qsd-hold bg_start "$T/sig.out" "$T/sig.err" qmpctl image snapshot -c s1 s.qcow2
+	QMPCTL_QSD=$T/qsd-hold bg_start "$T/sig.out" "$T/sig.err" "$@"
 	qmpctl_pid=$BG_PID
 	for _ in $(seq 400); do
 		[[ -s "$HOLD_PID" ]] && break
@@ -112,7 +116,7 @@ for sig in INT TERM HUP KILL; do
 	# Wait until the daemon holds the image (the scenario under test), then signal qmpctl.
 	locked=0
 	for _ in $(seq 400); do
-		if ! qemu-io -c 'write 0 512' s.qcow2 >/dev/null 2>&1; then
+		if ! qemu-io -c 'write 0 512' "$img" >/dev/null 2>&1; then
 			locked=1
 			break
 		fi
@@ -128,10 +132,10 @@ for sig in INT TERM HUP KILL; do
 	done
 	gone "$qsd" || fail "SIG$sig: qemu-storage-daemon (pid $qsd) still runs"
 	_ok
-	qemu-io -c 'write 0 512' s.qcow2 >/dev/null || fail "SIG$sig: the image is still locked"
+	qemu-io -c 'write 0 512' "$img" >/dev/null || fail "SIG$sig: the image is still locked"
 	_ok
-	assert_eq "" "$(qemu-img snapshot -l s.qcow2)" "SIG$sig: no snapshot was made"
-	qemu-img check -q s.qcow2 || fail "SIG$sig: qemu-img check"
+	assert_eq "" "$(qemu-img snapshot -l "$img")" "SIG$sig: no snapshot was made"
+	qemu-img check -q "$img" || fail "SIG$sig: qemu-img check"
 	tmp_empty "after SIG$sig"
 	if [[ $sig == KILL ]]; then
 		assert_eq 137 "$BG_RC" "qmpctl was killed"
@@ -139,7 +143,19 @@ for sig in INT TERM HUP KILL; do
 		assert_eq 1 "$BG_RC" "qmpctl ends with an error after SIG$sig"
 		assert_contains "$(cat "$T/sig.err")" "interrupted"
 	fi
+}
+
+for sig in INT TERM HUP KILL; do
+	mk -f qcow2 s.qcow2 16M
+	signal_case "$sig" s.qcow2 "image snapshot -c" qmpctl image snapshot -c s1 s.qcow2
 	rm -f s.qcow2
+done
+# The same daemon start serves a shut-off VM's snapshot.
+for sig in TERM KILL; do
+	mk -f qcow2 vda.qcow2 16M
+	mk -f qcow2 vdb.qcow2 16M
+	signal_case "$sig" vda.qcow2 "snapshot create of a shut-off VM" qmpctl snapshot create qsdvm s2 --disk-only
+	assert_eq "" "$(qemu-img snapshot -l vdb.qcow2)" "SIG$sig: no snapshot on the other disk"
 done
 
 note "a daemon that never opens its monitor, one that gives up, one that cannot be run"
