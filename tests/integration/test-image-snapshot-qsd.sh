@@ -27,7 +27,8 @@ clock0()
 # Valgrind (under QMPCTL_WRAPPER) keeps its vgdb FIFOs in TMPDIR too, and a SIGKILL leaves them: not ours.
 tmp_empty()
 {
-	assert_eq "" "$(ls -A "$TMPDIR" | grep -v '^vgdb-pipe-' || true)" "nothing left in TMPDIR ($1)"
+	assert_eq "" "$(find "$TMPDIR" -mindepth 1 -maxdepth 1 ! -name 'vgdb-pipe-*' -printf '%f\n')" \
+		"nothing left in TMPDIR ($1)"
 }
 
 note "image snapshot -c records VM clock 0 (TMPDIR with commas)"
