@@ -516,7 +516,9 @@ static const char snapshot_usage[] =
 	"  -t, --timeout SEC     give qemu-storage-daemon SEC seconds per step (default 30)\n"
 	"  -h, --help            show this help\n"
 	"\n"
-	"Raw images cannot hold internal snapshots.\n"
+	"Raw images cannot hold internal snapshots.  -c records VM clock 0, as qemu-img\n"
+	"does.  Ctrl-C, SIGTERM or SIGHUP while qemu-storage-daemon starts end it and\n"
+	"change nothing; the daemon never outlives qmpctl.\n"
 	"Exit status: 0 on success, 1 on failure, 2 on bad usage.\n";
 
 static const struct qc_cmd image_snapshot_cmd = { "image snapshot", "", snapshot_usage, NULL };
