@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <json-c/json.h>
 
 #include "img.h"
@@ -18,6 +19,7 @@
 #include "img_snapshot.h"
 #include "qc_buf.h"
 #include "qmpctl.h"
+#include "snap_qsd.h"
 
 static const char usage[] = "Usage: qmpctl image SUBCOMMAND [OPTIONS] ARGS...\n"
 			    "\n"
@@ -132,12 +134,14 @@ static int image_info(struct qc_ctx *ctx, const struct qc_run *run)
 /* ---- create ---------------------------------------------------------------- */
 
 static const char create_usage[] =
-	"Usage: qmpctl image create [-f raw|qcow2] [-o OPTIONS] [-b BACKING -F FMT] [--overwrite] FILE [SIZE]\n"
+	"Usage: qmpctl image create [-q] [-f raw|qcow2] [-o OPTIONS] [-b BACKING -F FMT] [--overwrite] FILE [SIZE]\n"
 	"\n"
 	"Create a new image.  SIZE takes k, M, G, T suffixes (powers of 1024); with a\n"
 	"backing file it defaults to the backing image's size.  An existing FILE is\n"
 	"never replaced unless you confirm (on a terminal) or give --overwrite.\n"
+	"Prints qemu-img's \"Formatting 'FILE', fmt=...\" line.\n"
 	"\n"
+	"  -q, --quiet           do not print the Formatting line\n"
 	"  -f, --format FMT      raw (default) or qcow2\n"
 	"  -o, --options OPTS    comma-separated key=value, as qemu-img:\n"
 	"                          compat=0.10|1.1  cluster_size=SIZE  refcount_bits=1..64\n"
@@ -189,6 +193,7 @@ struct create_args {
 	bool overwrite;
 	bool compress, progress;
 	const char *src_fmt;
+	bool quiet;
 };
 
 enum { OPT_OVERWRITE = 1100 };
@@ -217,6 +222,9 @@ static int create_opt(void *opaque, int opt, const char *arg)
 	case OPT_OVERWRITE:
 		a->overwrite = true;
 		return 0;
+	case 'q':
+		a->quiet = true;
+		return 0;
 	}
 	return 1;
 }
@@ -227,6 +235,7 @@ static const struct option create_longopts[] = {
 	{ "backing", required_argument, NULL, 'b' },
 	{ "backing-format", required_argument, NULL, 'F' },
 	{ "overwrite", no_argument, NULL, OPT_OVERWRITE },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ NULL, 0, NULL, 0 },
 };
 static struct create_args create_a = { .fmt = "raw" };
@@ -282,6 +291,13 @@ static int image_create(struct qc_ctx *ctx, const struct qc_run *run)
 	cli_catch_signals(ctx, QC_SIGS | QC_SIG_NOLOOP);
 	o.cancel = &ctx->signo;
 	rc = img_create(path, &o, &err);
+	if (rc == 0 && !a.quiet) {
+		struct qc_buf line = { 0 };
+
+		img_create_describe(&o, path, &line);
+		fwrite(line.data, 1, line.len, stdout);
+		qc_buf_free(&line);
+	}
 	img_create_opts_free(&o);
 	return rc < 0 ? cli_fail(err) : 0;
 }
@@ -289,7 +305,8 @@ static int image_create(struct qc_ctx *ctx, const struct qc_run *run)
 /* ---- convert ----------------------------------------------------------------- */
 
 static const char convert_usage[] =
-	"Usage: qmpctl image convert [-f FMT] -O raw|qcow2 [-o OPTIONS] [-c] [-p] [-U] [--overwrite] SRC DST\n"
+	"Usage: qmpctl image convert [-f FMT] [-O raw|qcow2] [-o OPTIONS] [-c] [-p] [-U] [-n] [-S SIZE]\n"
+	"                            [--overwrite] SRC DST\n"
 	"\n"
 	"Copy the guest view of SRC (its whole backing chain) into a new image DST.\n"
 	"Zero data is not written: raw output is sparse, qcow2 output leaves those\n"
@@ -297,13 +314,20 @@ static const char convert_usage[] =
 	"the end, so an interruption or an error leaves neither DST nor a temporary file.\n"
 	"\n"
 	"  -f, --format FMT          SRC's format (default: probe)\n"
-	"  -O, --output-format FMT   raw or qcow2 (required)\n"
+	"  -O, --output-format FMT   raw (default, as qemu-img) or qcow2\n"
 	"  -o, --options OPTS        qcow2 options as for 'image create' (compat, cluster_size,\n"
 	"                            refcount_bits, lazy_refcounts, extended_l2, compression_type)\n"
 	"  -c, --compress            compress the qcow2 output's clusters (zlib, or zstd\n"
 	"                            with -o compression_type=zstd)\n"
 	"  -p, --progress            show progress on stderr as qemu-img does\n"
 	"  -U, --force-share         read SRC even when another process writes it\n"
+	"  -n                        write into the existing raw image or device DST in place\n"
+	"                            (not created, not truncated; it must be at least as large\n"
+	"                            as SRC; zero ranges are punched out; an interruption leaves\n"
+	"                            it half written)\n"
+	"  -S, --sparse-size SIZE    leave holes only for zero runs of SIZE bytes (a multiple of\n"
+	"                            512, default 4k); 0 writes every byte, zeros too (a fully\n"
+	"                            allocated output)\n"
 	"      --overwrite           replace DST if it exists\n"
 	"  -h, --help                show this help\n"
 	"\n"
@@ -330,6 +354,8 @@ struct convert_args {
 	struct create_args c;
 	const char *out_fmt;
 	bool force_share;
+	bool no_create;
+	const char *sparse;
 };
 
 static int convert_opt(void *opaque, int opt, const char *arg)
@@ -352,8 +378,15 @@ static int convert_opt(void *opaque, int opt, const char *arg)
 	case 'f':
 		a->c.src_fmt = arg;
 		return 0;
+	case 'n':
+		a->no_create = true;
+		return 0;
+	case 'S':
+		a->sparse = arg;
+		return 0;
 	case 'b':
 	case 'F':
+	case 'q':
 		return 1;
 	}
 	return create_opt(&a->c, opt, arg);
@@ -366,10 +399,11 @@ static const struct option convert_longopts[] = {
 	{ "compress", no_argument, NULL, 'c' },
 	{ "progress", no_argument, NULL, 'p' },
 	{ "force-share", no_argument, NULL, 'U' },
+	{ "sparse-size", required_argument, NULL, 'S' },
 	{ "overwrite", no_argument, NULL, OPT_OVERWRITE },
 	{ NULL, 0, NULL, 0 },
 };
-static struct convert_args convert_a = { .c = { .fmt = NULL } };
+static struct convert_args convert_a = { .c = { .fmt = NULL }, .out_fmt = "raw" };
 
 static int image_convert(struct qc_ctx *ctx, const struct qc_run *run)
 {
@@ -382,8 +416,6 @@ static int image_convert(struct qc_ctx *ctx, const struct qc_run *run)
 	enum img_format fmt;
 	int rc;
 
-	if (!a.out_fmt)
-		return cli_usage_error(&qc_cmd_image_convert, "no output format given (-O raw or -O qcow2)");
 	if (argc != 2)
 		return cli_usage_error(&qc_cmd_image_convert, "expected SRC and DST");
 	if (img_format_parse(a.out_fmt, &fmt, &err) < 0) {
@@ -400,6 +432,13 @@ static int image_convert(struct qc_ctx *ctx, const struct qc_run *run)
 			return EXIT_USAGE;
 		}
 	}
+	if (a.sparse && img_convert_parse_sparse(a.sparse, &o, &err) < 0) {
+		img_create_opts_free(&o.out);
+		cli_error("%s", err->msg);
+		qc_error_free(err);
+		return EXIT_USAGE;
+	}
+	o.no_create = a.no_create;
 	o.src_fmt = a.c.src_fmt;
 	o.force_share = a.force_share;
 	o.compress = a.c.compress;
@@ -408,7 +447,7 @@ static int image_convert(struct qc_ctx *ctx, const struct qc_run *run)
 		o.progress = show_progress;
 		o.opaque = &prog;
 	}
-	if (check_target(argv[1], &o.out.overwrite)) {
+	if (!o.no_create && check_target(argv[1], &o.out.overwrite)) {
 		img_create_opts_free(&o.out);
 		return 1;
 	}
@@ -426,7 +465,7 @@ static int image_convert(struct qc_ctx *ctx, const struct qc_run *run)
 /* ---- snapshot ------------------------------------------------------------------- */
 
 static const char snapshot_usage[] =
-	"Usage: qmpctl image snapshot -l [-U] [--json] FILE\n"
+	"Usage: qmpctl image snapshot -l [-U] [--output human|json] FILE\n"
 	"       qmpctl image snapshot -c NAME | -a NAME | -d NAME FILE\n"
 	"\n"
 	"Internal snapshots of a qcow2 image (disk only; the image must not be in use).\n"
@@ -437,11 +476,15 @@ static const char snapshot_usage[] =
 	"  -a, --apply NAME      revert the disk to a snapshot, by id or name (natively,\n"
 	"                        crash-safe: an interruption leaves the old or the new state)\n"
 	"  -U, --force-share     -l only: read the image even when another process writes it\n"
-	"      --json            -l only: the snapshots as a JSON array (qemu-img info's keys)\n"
+	"      --output FMT      -l only: human (default) or json (a JSON array, qemu-img\n"
+	"                        info's keys)\n"
+	"      --json            the same as --output json\n"
 	"  -t, --timeout SEC     give qemu-storage-daemon SEC seconds per step (default 30)\n"
 	"  -h, --help            show this help\n"
 	"\n"
-	"Raw images cannot hold internal snapshots.\n"
+	"Raw images cannot hold internal snapshots.  -c records VM clock 0, as qemu-img\n"
+	"does.  Ctrl-C, SIGTERM or SIGHUP while qemu-storage-daemon starts end it and\n"
+	"change nothing; the daemon never outlives qmpctl.\n"
 	"Exit status: 0 on success, 1 on failure, 2 on bad usage.\n";
 
 
@@ -450,6 +493,7 @@ struct snapshot_args {
 	const char *name;
 	bool force_share;
 	int nops;
+	const char *output;
 };
 
 static int snapshot_opt(void *opaque, int opt, const char *arg)
@@ -468,16 +512,35 @@ static int snapshot_opt(void *opaque, int opt, const char *arg)
 	case 'U':
 		a->force_share = true;
 		return 0;
+	case OPT_OUTPUT:
+		a->output = arg;
+		return 0;
 	}
 	return 1;
 }
 
 static const struct option snapshot_longopts[] = {
-	{ "list", no_argument, NULL, 'l' },	   { "create", required_argument, NULL, 'c' },
-	{ "apply", required_argument, NULL, 'a' }, { "delete", required_argument, NULL, 'd' },
-	{ "force-share", no_argument, NULL, 'U' }, { NULL, 0, NULL, 0 },
+	{ "list", no_argument, NULL, 'l' },
+	{ "create", required_argument, NULL, 'c' },
+	{ "apply", required_argument, NULL, 'a' },
+	{ "delete", required_argument, NULL, 'd' },
+	{ "force-share", no_argument, NULL, 'U' },
+	{ "output", required_argument, NULL, OPT_OUTPUT },
+	{ NULL, 0, NULL, 0 },
 };
 static struct snapshot_args snapshot_a;
+
+/* -c / -d: a signal while the daemon starts ends it (and us) cleanly
+ * instead of killing us with the daemon left holding the image. */
+static int snapshot_qsd(struct qc_ctx *ctx, const char *path, bool create, const char *name)
+{
+	struct qc_error *err = NULL;
+
+	cli_catch_signals(ctx, QC_SIGS);
+	if (snap_qsd_image(ctx->base, path, create, name, cli_timeout(ctx), &ctx->cancel, &err) < 0)
+		return cli_fail(err);
+	return 0;
+}
 
 static int image_snapshot(struct qc_ctx *ctx, const struct qc_run *run)
 {
@@ -489,6 +552,10 @@ static int image_snapshot(struct qc_ctx *ctx, const struct qc_run *run)
 
 	if (a.nops != 1)
 		return cli_usage_error(cmd, "give exactly one of -l, -c, -a, -d");
+	if (a.output && strcmp(a.output, "human") && strcmp(a.output, "json"))
+		return cli_usage_error(cmd, "--output must be human or json, not '%s'", a.output);
+	if (a.output && a.op != 'l')
+		return cli_usage_error(cmd, "--output only goes with -l");
 	if (run->argc != 1)
 		return cli_usage_error(cmd, run->argc < 1 ? "no FILE given" : "too many arguments");
 	if (a.force_share && a.op != 'l')
@@ -501,7 +568,7 @@ static int image_snapshot(struct qc_ctx *ctx, const struct qc_run *run)
 
 		if (!list)
 			return cli_fail(err);
-		if (ctx->json) {
+		if (ctx->json || (a.output && !strcmp(a.output, "json"))) {
 			img_info_json_text(&out, list);
 		} else if (json_object_array_length(list)) {
 			qc_buf_append_str(&out, "Snapshot list:\n");
@@ -524,9 +591,7 @@ static int image_snapshot(struct qc_ctx *ctx, const struct qc_run *run)
 			fprintf(stderr, "qmpctl: test: %u writes and flushes\n", ao.writes);
 		return rc < 0 ? cli_fail(err) : 0;
 	}
-	rc = img_snapshot_qsd(ctx->base, path, a.op == 'c' ? IMG_SNAPSHOT_CREATE : IMG_SNAPSHOT_DELETE, a.name,
-			      cli_timeout(ctx), &err);
-	return rc < 0 ? cli_fail(err) : 0;
+	return snapshot_qsd(ctx, path, a.op == 'c', a.name);
 }
 
 /* ---- the table entries ------------------------------------------------------ */
@@ -555,7 +620,7 @@ const struct qc_cmd qc_cmd_image_create = {
 	.name = "image create",
 	.summary = "create a new raw or qcow2 image",
 	.usage = create_usage,
-	.shortopts = "f:o:b:F:",
+	.shortopts = "f:o:b:F:q",
 	.longopts = create_longopts,
 	.opt = create_opt,
 	.opts = &create_a,
@@ -569,11 +634,11 @@ const struct qc_cmd qc_cmd_image_convert = {
 	.name = "image convert",
 	.summary = "copy an image to a new raw or qcow2 file",
 	.usage = convert_usage,
-	.shortopts = "f:O:o:cpU",
+	.shortopts = "f:O:o:cpUnS:",
 	.longopts = convert_longopts,
 	.opt = convert_opt,
 	.opts = &convert_a,
-	.max_args = -1, /* counted after the -O check */
+	.max_args = -1, /* SRC and DST counted by the verb */
 	.exec = image_convert,
 };
 

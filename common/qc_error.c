@@ -85,6 +85,27 @@ void qc_error_prepend(struct qc_error **errp, const char *fmt, ...)
 	(*errp)->msg = msg;
 }
 
+void qc_error_prefix(struct qc_error **dst, struct qc_error *src, const char *fmt, ...)
+{
+	va_list ap;
+	char *head, *msg;
+
+	if (!src)
+		return;
+	if (!dst || *dst) {
+		qc_error_free(src);
+		return;
+	}
+	va_start(ap, fmt);
+	head = vformat(fmt, ap);
+	va_end(ap);
+	msg = qc_asprintf("%s: %s", head, src->msg);
+	free(head);
+	free(src->msg);
+	src->msg = msg;
+	*dst = src;
+}
+
 void qc_error_propagate(struct qc_error **dst, struct qc_error *src)
 {
 	if (!src)

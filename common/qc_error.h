@@ -34,6 +34,10 @@ void qc_error_set_errno(struct qc_error **errp, int errnum, const char *fmt, ...
 void qc_error_set_qmp(struct qc_error **errp, const char *qmp_class, const char *desc);
 /* Puts "PREFIX: " in front of an existing error's message; no-op if unset. */
 void qc_error_prepend(struct qc_error **errp, const char *fmt, ...) QC_PRINTF(2, 3);
+/* Moves src into *dst with "PREFIX: " in front of its message, keeping its
+ * errnum and QMP class (what callers decide on); as qc_error_propagate
+ * when *dst is set or dst is NULL. */
+void qc_error_prefix(struct qc_error **dst, struct qc_error *src, const char *fmt, ...) QC_PRINTF(3, 4);
 /* Moves src into *dst (or frees src if dst is NULL or already set). */
 void qc_error_propagate(struct qc_error **dst, struct qc_error *src);
 struct qc_error *qc_error_copy(const struct qc_error *err);

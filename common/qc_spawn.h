@@ -18,11 +18,22 @@ struct qc_spawn_opts {
 	int stderr_fd;
 	/* Look argv[0] up in PATH (posix_spawnp) when it has no '/'. */
 	bool search_path;
+	/* The child gets SIGTERM when the parent dies, however it dies (even
+	 * SIGKILL: PR_SET_PDEATHSIG), and a process group of its own, so a
+	 * terminal's Ctrl-C or hangup reaches only the parent, which decides.
+	 * The program must be single-threaded (the death signal follows the
+	 * thread that forked). */
+	bool die_with_parent;
+	/* One more descriptor (> 2) the child keeps under the same number
+	 * (e.g. a socket it is told about with fd=N); 0: none. */
+	int keep_fd;
 };
 
 #define QC_SPAWN_INHERIT (-2)
 
-/* Starts argv[0] with argv (NULL-terminated) and the caller's environment.
+/* Starts argv[0] with argv (NULL-terminated) and the caller's environment
+ * (posix_spawn; fork and exec when die_with_parent or keep_fd asks for
+ * what posix_spawn cannot do).
  * opts may be NULL (all three streams inherited, PATH searched).  Returns the
  * child's pid, or -1 with *errp set. */
 pid_t qc_spawn(const char *const argv[], const struct qc_spawn_opts *opts, struct qc_error **errp);

@@ -147,8 +147,7 @@ static int open_backing(struct img *img, unsigned flags, struct chain_seen *seen
 	img->backing = open_one(img->backing_path, img->qcow2->backing_format, flags & ~IMG_OPEN_WRITE, seen,
 				img->depth + 1, &err);
 	if (!img->backing) {
-		qc_error_set(errp, "cannot open backing file: %s", err->msg);
-		qc_error_free(err);
+		qc_error_prefix(errp, err, "cannot open backing file");
 		return -1;
 	}
 	return 0;
@@ -202,8 +201,26 @@ static struct img *open_one(const char *path, const char *fmt, unsigned flags, s
 	probe_len = img->io.size < sizeof(probe) ? (size_t)img->io.size : sizeof(probe);
 	if (img_io_pread(&img->io, probe, probe_len, 0, "header", &err) < 0)
 		goto fail;
-	if (probed)
+	if (probed) {
+		uint8_t tail[512];
+		size_t tail_len = probe_len;
+		const char *foreign;
+
+		/* The last sector, where fixed VHDs and DMGs keep their header. */
+		if (img->io.size > sizeof(probe)) {
+			tail_len = sizeof(tail);
+			if (img_io_pread(&img->io, tail, tail_len, img->io.size - tail_len, "last sector", &err) < 0)
+				goto fail;
+		} else {
+			memcpy(tail, probe, probe_len);
+		}
+		foreign = img_probe_foreign(probe, probe_len, tail, tail_len >= 512 ? 512 : 0);
+		if (foreign) {
+			qc_error_set(&err, "a %s image; qmpctl reads qcow2 and raw only", foreign);
+			goto fail;
+		}
 		want = img_qcow2_probe(probe, probe_len) ? IMG_FMT_QCOW2 : IMG_FMT_RAW;
+	}
 	img->fmt = want;
 	if (want == IMG_FMT_RAW) {
 		/* QEMU counts whole 512-byte sectors; the tail reads as zeros. */

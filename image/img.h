@@ -2,7 +2,9 @@
  * img: an opened disk image of either format, with its backing chain.
  *
  * img_open probes the format (qcow2 magic, otherwise raw) unless one is
- * given, validates the metadata, takes QEMU-compatible OFD locks unless told
+ * given; an image of another format (VMDK, VDI, VHDX, VHD, QED, LUKS, ...)
+ * is refused by name rather than read as raw, unless "raw" is asked for.
+ * It validates the metadata, takes QEMU-compatible OFD locks unless told
  * not to, and, with IMG_OPEN_CHAIN, opens the whole backing chain (relative
  * names resolve against the directory of the image naming them; loops and
  * chains deeper than IMG_MAX_CHAIN are refused).  Reads through img_read and
@@ -52,6 +54,11 @@ struct img {
 const char *img_format_name(enum img_format fmt);
 /* "raw" / "qcow2" to a format; -1 with *errp for anything else. */
 int img_format_parse(const char *name, enum img_format *fmt, struct qc_error **errp);
+
+/* The name of a format qmpctl does not read ("VMDK", "VDI", ...) when the
+ * first bytes (head) or the last 512 (tail) carry its signature; NULL
+ * otherwise (qcow2, or raw). */
+const char *img_probe_foreign(const uint8_t *head, size_t head_len, const uint8_t *tail, size_t tail_len);
 
 /* fmt NULL: probe.  The caller frees with img_close (which also closes
  * the chain). */

@@ -29,6 +29,62 @@ void img_create_opts_free(struct img_create_opts *o)
 	free(o->backing_file);
 	free(o->backing_fmt);
 	o->backing_file = o->backing_fmt = NULL;
+	free(o->said.compat);
+	free(o->said.preallocation);
+	free(o->said.lazy_refcounts);
+	free(o->said.extended_l2);
+	free(o->said.compression_type);
+	memset(&o->said, 0, sizeof(o->said));
+}
+
+/* QEMU doubles the commas of string options it prints. */
+static void append_escaped(struct qc_buf *out, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == ',')
+			qc_buf_append_c(out, ',');
+		qc_buf_append_c(out, *v);
+	}
+}
+
+static void append_opt(struct qc_buf *out, const char *key, const char *v, bool escape)
+{
+	if (!v)
+		return;
+	qc_buf_printf(out, " %s=", key);
+	if (escape)
+		append_escaped(out, v);
+	else
+		qc_buf_append_str(out, v);
+}
+
+void img_create_describe(const struct img_create_opts *o, const char *path, struct qc_buf *out)
+{
+	qc_buf_printf(out, "Formatting '%s', fmt=%s", path, img_format_name(o->fmt));
+	if (o->fmt == IMG_FMT_RAW) {
+		qc_buf_printf(out, " size=%" PRIu64, o->said_size);
+		append_opt(out, "preallocation", o->said.preallocation, true);
+		qc_buf_append_c(out, '\n');
+		return;
+	}
+	/* The order of QEMU's qcow2 option list; numbers as parsed, strings
+	 * and booleans as written, defaults where nothing was said. */
+	qc_buf_printf(out, " cluster_size=%" PRIu64, (uint64_t)1 << o->qcow2.cluster_bits);
+	append_opt(out, "extended_l2", o->said.extended_l2 ? o->said.extended_l2 : "off", false);
+	append_opt(out, "preallocation", o->said.preallocation, true);
+	append_opt(out, "compression_type", o->said.compression_type ? o->said.compression_type : "zlib", true);
+	qc_buf_printf(out, " size=%" PRIu64, o->said_size);
+	append_opt(out, "compat", o->said.compat, true);
+	append_opt(out, "backing_file", o->backing_file, true);
+	append_opt(out, "backing_fmt", o->backing_fmt, true);
+	append_opt(out, "lazy_refcounts", o->said.lazy_refcounts ? o->said.lazy_refcounts : "off", false);
+	qc_buf_printf(out, " refcount_bits=%u\n", 1u << o->qcow2.refcount_order);
+}
+
+static void remember(char **slot, const char *v)
+{
+	free(*slot);
+	*slot = qc_strdup(v);
 }
 
 int img_parse_size(const char *s, uint64_t *out, struct qc_error **errp)
@@ -107,6 +163,7 @@ static int apply_option(struct img_create_opts *o, const char *key, const char *
 		for (int i = 0; i < 4; i++) {
 			if (!strcmp(v, names[i]) && (qcow2 || i != IMG_PREALLOC_METADATA)) {
 				o->prealloc = (enum img_prealloc)i;
+				remember(&o->said.preallocation, v);
 				return 0;
 			}
 		}
@@ -125,6 +182,7 @@ static int apply_option(struct img_create_opts *o, const char *key, const char *
 			o->qcow2.version = 3;
 		else
 			goto bad_value;
+		remember(&o->said.compat, v);
 		return 0;
 	}
 	if (!strcmp(key, "cluster_size")) {
@@ -146,10 +204,18 @@ static int apply_option(struct img_create_opts *o, const char *key, const char *
 		}
 		return 0;
 	}
-	if (!strcmp(key, "lazy_refcounts"))
-		return parse_bool(key, v, &o->qcow2.lazy_refcounts, errp);
-	if (!strcmp(key, "extended_l2"))
-		return parse_bool(key, v, &o->qcow2.extended_l2, errp);
+	if (!strcmp(key, "lazy_refcounts")) {
+		if (parse_bool(key, v, &o->qcow2.lazy_refcounts, errp) < 0)
+			return -1;
+		remember(&o->said.lazy_refcounts, v);
+		return 0;
+	}
+	if (!strcmp(key, "extended_l2")) {
+		if (parse_bool(key, v, &o->qcow2.extended_l2, errp) < 0)
+			return -1;
+		remember(&o->said.extended_l2, v);
+		return 0;
+	}
 	if (!strcmp(key, "compression_type")) {
 		if (!strcmp(v, "zlib"))
 			o->qcow2.compression_type = QCOW2_COMPRESSION_ZLIB;
@@ -157,6 +223,7 @@ static int apply_option(struct img_create_opts *o, const char *key, const char *
 			o->qcow2.compression_type = QCOW2_COMPRESSION_ZSTD;
 		else
 			goto bad_value;
+		remember(&o->said.compression_type, v);
 		return 0;
 	}
 	if (!strcmp(key, "backing_file")) {
@@ -405,8 +472,7 @@ int img_create(const char *path, struct img_create_opts *o, struct qc_error **er
 		b = img_open(bpath, o->backing_fmt, IMG_OPEN_NO_LOCK, &err);
 		free(bpath);
 		if (!b) {
-			qc_error_set(errp, "cannot open backing file: %s", err->msg);
-			qc_error_free(err);
+			qc_error_prefix(errp, err, "cannot open backing file");
 			return -1;
 		}
 		if (!o->has_size) {
@@ -429,6 +495,7 @@ int img_create(const char *path, struct img_create_opts *o, struct qc_error **er
 		qc_error_set(errp, "size %" PRIu64 " is too large", o->size);
 		return -1;
 	}
+	o->said_size = o->size;
 	o->size = (o->size + 511) & ~511ull;
 	if (o->fmt == IMG_FMT_QCOW2) {
 		o->qcow2.size = o->size;

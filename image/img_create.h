@@ -16,6 +16,7 @@
 
 #include "img.h"
 #include "img_qcow2_new.h"
+#include "qc_buf.h"
 #include "qc_error.h"
 
 enum img_prealloc {
@@ -34,6 +35,12 @@ struct img_create_opts {
 	char *backing_fmt;
 	enum img_prealloc prealloc;
 	bool overwrite;
+	/* Option values as the user wrote them (NULL: not given), for the line
+	 * qemu-img prints; set by img_create_parse_options. */
+	struct {
+		char *compat, *preallocation, *lazy_refcounts, *extended_l2, *compression_type;
+	} said;
+	uint64_t said_size; /* set by img_create: the size before rounding */
 	/* Set asynchronously (a signal handler) to stop early; may be NULL. */
 	volatile sig_atomic_t *cancel;
 };
@@ -47,6 +54,11 @@ int img_create_parse_options(struct img_create_opts *o, const char *s, struct qc
 int img_parse_size(const char *s, uint64_t *out, struct qc_error **errp);
 
 int img_create(const char *path, struct img_create_opts *o, struct qc_error **errp);
+
+/* qemu-img create's "Formatting 'PATH', fmt=... size=..." line for the
+ * options of a successful img_create (o as it left them), with a newline:
+ * the same options in qemu-img 7.2's order, defaults filled in. */
+void img_create_describe(const struct img_create_opts *o, const char *path, struct qc_buf *out);
 
 /* Temporary file beside path (for create and convert).  img_tmp_commit
  * renames it to path (refusing to replace an existing file unless

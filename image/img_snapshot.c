@@ -1,5 +1,5 @@
-/* img_snapshot: list natively, create/delete through qemu-storage-daemon,
- * apply natively in a crash-safe order. */
+/* img_snapshot: list natively, apply natively in a crash-safe order, and
+ * give a snapshot made without a VM the VM clock qemu-img gives it. */
 #include "img_snapshot.h"
 
 #include <errno.h>
@@ -21,9 +21,6 @@
 #include "img_info.h"
 #include "img_qcow2_format.h"
 #include "qc_buf.h"
-#include "qc_spawn.h"
-#include "qmp_qsd.h"
-#include "qmp_sync.h"
 
 static struct img *open_qcow2(const char *path, unsigned flags, struct qc_error **errp)
 {
@@ -71,83 +68,63 @@ struct json_object *img_snapshot_list(const char *path, bool force_share, struct
 	return list;
 }
 
-/* ---- create / delete through qemu-storage-daemon ---------------------------- */
-
-int img_snapshot_qsd(struct event_base *base, const char *path, enum img_snapshot_op op, const char *name,
-		     unsigned timeout_ms, struct qc_error **errp)
+int img_snapshot_lookup(const char *path, const char *name, char **id, char **sname, struct qc_error **errp)
 {
-	struct qmp_qsd_disk disk = { 0 };
-	struct qmp_qsd *q = NULL;
-	struct json_object *args, *ret;
+	struct img *img = open_qcow2(path, IMG_OPEN_WRITE, errp);
 	const struct img_qcow2_snapshot *sn;
-	struct qc_error *err = NULL;
-	char *id = NULL, *sname = NULL;
-	struct img *img;
-	int rc = -1;
 
-	/* Look first: a clear message, and nothing started, when the name is
-	 * wrong or the image is in use. */
-	img = open_qcow2(path, IMG_OPEN_WRITE, errp);
+	*id = *sname = NULL;
 	if (!img)
 		return -1;
 	sn = find_snapshot(img->qcow2, name);
-	if (op == IMG_SNAPSHOT_CREATE && sn) {
-		qc_error_set(errp, "%s: a snapshot with id or name '%s' already exists", path, name);
-		img_close(img);
-		return -1;
-	}
-	if (op == IMG_SNAPSHOT_DELETE && !sn) {
-		qc_error_set(errp, "%s: no snapshot with id or name '%s'", path, name);
-		img_close(img);
-		return -1;
-	}
 	if (sn) {
-		id = qc_strdup(sn->id);
-		sname = qc_strdup(sn->name);
+		*id = qc_strdup(sn->id);
+		*sname = qc_strdup(sn->name);
 	}
 	img_close(img);
+	return sn ? 1 : 0;
+}
 
-	if (!*name) {
-		qc_error_set(errp, "a snapshot needs a non-empty name");
+/* ---- the VM clock of a snapshot made without a VM ------------------------- */
+
+int img_snapshot_set_vm_clock(const char *path, const char *name, uint64_t vm_clock_nsec, struct qc_error **errp)
+{
+	struct img *img = open_qcow2(path, IMG_OPEN_WRITE, errp);
+	const struct img_qcow2_snapshot *sn = NULL;
+	uint8_t be[8];
+	int rc = -1;
+
+	if (!img)
+		return -1;
+	/* The newest of that name: QEMU appends a new snapshot to the table. */
+	for (uint32_t i = 0; i < img->qcow2->nb_snapshots; i++)
+		if (!strcmp(img->qcow2->snapshots[i].name, name))
+			sn = &img->qcow2->snapshots[i];
+	if (!sn) {
+		qc_error_set(errp, "%s: no snapshot named '%s'", path, name);
 		goto out;
 	}
-	disk.file = path;
-	disk.format = "qcow2";
-	q = qmp_qsd_start(base, &disk, 1, timeout_ms, &err);
-	if (!q)
+	if (sn->vm_clock_nsec == vm_clock_nsec) {
+		rc = 0;
 		goto out;
-	args = json_object_new_object();
-	json_object_object_add(args, "device", json_object_new_string(qmp_qsd_node(q, 0)));
-	if (op == IMG_SNAPSHOT_CREATE) {
-		json_object_object_add(args, "name", json_object_new_string(name));
-		ret = qmp_sync_execute(base, qmp_qsd_session(q), "blockdev-snapshot-internal-sync", args, &err);
-	} else {
-		json_object_object_add(args, "id", json_object_new_string(id));
-		json_object_object_add(args, "name", json_object_new_string(sname));
-		ret = qmp_sync_execute(base, qmp_qsd_session(q), "blockdev-snapshot-delete-internal-sync", args, &err);
 	}
-	if (!ret)
+	/* Entries start on 8-byte boundaries, so the field is one aligned
+	 * 8-byte write inside one sector: a crash leaves the old or the new
+	 * value, and nothing else in the table changes. */
+	if ((sn->entry_offset + QCOW2_SN_VM_CLOCK) % 8) {
+		qc_error_set(errp, "%s: snapshot table entry of '%s' is not aligned", path, name);
 		goto out;
-	json_object_put(ret);
+	}
+	img_put_be64(be, vm_clock_nsec);
+	if (img_fd_pwrite(img->fd, be, sizeof(be), sn->entry_offset + QCOW2_SN_VM_CLOCK, "snapshot table", errp) < 0)
+		goto out;
+	if (fdatasync(img->fd) < 0) {
+		qc_error_set_errno(errp, errno, "%s: cannot flush the image", path);
+		goto out;
+	}
 	rc = 0;
 out:
-	if (q) {
-		struct qc_error *stop_err = NULL;
-
-		if (qmp_qsd_stop(q, &stop_err) < 0 && rc == 0) {
-			qc_error_propagate(&err, stop_err);
-			rc = -1;
-		} else {
-			qc_error_free(stop_err);
-		}
-	}
-	if (err) {
-		qc_error_set(errp, "%s: cannot %s snapshot '%s': %s", path,
-			     op == IMG_SNAPSHOT_CREATE ? "create" : "delete", name, err->msg);
-		qc_error_free(err);
-	}
-	free(id);
-	free(sname);
+	img_close(img);
 	return rc;
 }
 

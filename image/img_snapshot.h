@@ -2,11 +2,8 @@
  * img_snapshot: internal snapshots of qcow2 images.
  *
  * Listing reads the snapshot table natively.  Creating and deleting go
- * through QEMU: a qemu-storage-daemon is spawned on the image (its QMP
- * socket in a private temporary directory) and asked with
- * blockdev-snapshot-internal-sync / blockdev-snapshot-delete-internal-sync,
- * then told to quit; the directory is removed and the daemon reaped (or
- * killed, by its pid) whatever happens.  Applying (reverting the disk to a
+ * through QEMU (snapshot/snap_qsd: a private qemu-storage-daemon); here is
+ * only the VM clock such a snapshot should record.  Applying (reverting the disk to a
  * snapshot) has no QMP command and is done natively, in a crash-safe order:
  * new L1 written to free clusters, refcounts raised and flushed, copied
  * flags cleared, the header switched to the new L1 in one sector write,
@@ -20,25 +17,26 @@
 #define IMG_SNAPSHOT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "qc_error.h"
 
-struct event_base;
 struct json_object;
 
 /* The snapshots as qemu-img info's JSON "snapshots" array (caller puts). */
 struct json_object *img_snapshot_list(const char *path, bool force_share, struct qc_error **errp);
 
-enum img_snapshot_op {
-	IMG_SNAPSHOT_CREATE,
-	IMG_SNAPSHOT_DELETE,
-};
+/* Looks name up by id, then by name (as qemu-img does), opening the image
+ * as a writer would (so an image in use fails here).  1 and the
+ * snapshot's id and name (caller frees), 0 when there is none, -1 with
+ * *errp. */
+int img_snapshot_lookup(const char *path, const char *name, char **id, char **sname, struct qc_error **errp);
 
-/* Runs the operation in a spawned qemu-storage-daemon (QMPCTL_QSD
- * in the environment names another binary).  Blocks, running base until
- * done; timeout_ms bounds each step. */
-int img_snapshot_qsd(struct event_base *base, const char *path, enum img_snapshot_op op, const char *name,
-		     unsigned timeout_ms, struct qc_error **errp);
+/* Sets the VM clock recorded in the newest snapshot named name (one
+ * aligned 8-byte write, flushed).  A snapshot taken by a
+ * qemu-storage-daemon records the daemon's host clock there, as there is
+ * no VM; qemu-img snapshot -c records 0, and so should we. */
+int img_snapshot_set_vm_clock(const char *path, const char *name, uint64_t vm_clock_nsec, struct qc_error **errp);
 
 struct img_apply_opts {
 	/* Fault injection for tests: stop (as if the process died) before the

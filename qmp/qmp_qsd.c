@@ -1,4 +1,5 @@
-/* qmp_qsd: spawn, talk to and always end a private qemu-storage-daemon. */
+/* qmp_qsd: spawn, talk to and always end a private qemu-storage-daemon,
+ * as a state machine on the caller's event_base. */
 #include "qmp_qsd.h"
 
 #include <errno.h>
@@ -7,89 +8,168 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <json-c/json.h>
 
 #include "qc_buf.h"
 #include "qc_spawn.h"
 #include "qmp_session.h"
-#include "qmp_sync.h"
+
+/*
+ *   STARTING --greeting, capabilities--> READY --quit--> QUITTING --exit--> DONE
+ *   STARTING --daemon exits / monitor closes / timeout--> DONE (ready gets the error)
+ */
+enum qsd_state {
+	QSD_STARTING,
+	QSD_READY,
+	QSD_QUITTING,
+	QSD_DONE,
+};
+
+#define QSD_QUIT_MS  10000
+#define QSD_ABORT_MS 2000
 
 struct qmp_qsd {
 	struct event_base *base;
-	pid_t pid;
-	char *dir, *sock, *log;
+	enum qsd_state state;
+	unsigned timeout_ms;
+	pid_t pid; /* > 0 until reaped */
+	int status;
+	bool exited;
+	int pidfd;	       /* readable once the daemon has exited; -1: none */
+	struct event *exit_ev; /* on pidfd, or a periodic reaper without one */
+	struct event *timer;   /* the deadline of the start or of the quit */
+	int logfd;	       /* the daemon's stdout and stderr (memfd) */
 	struct qmp_session *s;
 	char **nodes;
 	size_t n;
+	qmp_qsd_fn cb;
+	void *opaque;
 };
 
-static long long now_ms(void)
+/* The daemon's own words: the first line that says something. */
+static char *daemon_message(const struct qmp_qsd *q)
 {
-	struct timespec ts;
+	char buf[2048];
+	ssize_t got;
+	char *p, *msg = NULL;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The daemon's own words, first line that says something. */
-static char *daemon_message(const char *log)
-{
-	FILE *f = fopen(log, "r");
-	char line[1024];
-	char *msg = NULL;
-
-	if (!f)
+	if (q->logfd < 0)
 		return NULL;
-	while (!msg && fgets(line, sizeof(line), f)) {
-		size_t l = strlen(line);
-
-		while (l && (line[l - 1] == '\n' || line[l - 1] == '\r'))
-			line[--l] = '\0';
-		if (l)
-			msg = qc_strdup(line);
-	}
-	fclose(f);
+	got = pread(q->logfd, buf, sizeof(buf) - 1, 0);
+	if (got <= 0)
+		return NULL;
+	buf[got] = '\0';
+	for (p = strtok(buf, "\r\n"); p && !msg; p = strtok(NULL, "\r\n"))
+		if (*p)
+			msg = qc_strdup(p);
 	return msg;
 }
 
-static void cleanup(struct qmp_qsd *q)
+/* Collects the exit status if the daemon has exited. */
+static bool reap(struct qmp_qsd *q)
 {
-	if (q->s)
-		qmp_session_free(q->s);
-	if (q->pid > 0) {
-		int st;
-		struct qc_error *err = NULL;
+	int st;
+	pid_t r;
 
-		if (qc_spawn_wait(q->pid, 0, &st, &err) < 0) {
-			qc_error_free(err);
-			err = NULL;
-			kill(q->pid, SIGTERM);
-			if (qc_spawn_wait(q->pid, 3000, &st, &err) < 0) {
-				qc_error_free(err);
-				kill(q->pid, SIGKILL);
-				waitpid(q->pid, &st, 0);
-			}
-		}
-	}
-	if (q->sock)
-		unlink(q->sock);
-	if (q->log)
-		unlink(q->log);
-	if (q->dir)
-		rmdir(q->dir);
-	for (size_t i = 0; i < q->n; i++)
-		free(q->nodes[i]);
-	free(q->nodes);
-	free(q->sock);
-	free(q->log);
-	free(q->dir);
-	free(q);
+	if (q->pid <= 0)
+		return q->exited;
+	do
+		r = waitpid(q->pid, &st, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r != q->pid)
+		return false;
+	q->status = st;
+	q->exited = true;
+	q->pid = 0;
+	if (q->exit_ev)
+		event_del(q->exit_ev);
+	return true;
 }
+
+/* Moves to next and makes the one callback of the current request. */
+static void finish(struct qmp_qsd *q, enum qsd_state next, const struct qc_error *err)
+{
+	qmp_qsd_fn cb = q->cb;
+
+	q->state = next;
+	q->cb = NULL;
+	if (q->timer)
+		event_del(q->timer);
+	if (cb)
+		cb(q->opaque, q, err);
+}
+
+/* The daemon exited (or its time ran out) before its monitor was READY:
+ * its own words, if any, are the error. */
+static void start_failed(struct qmp_qsd *q, bool timed_out)
+{
+	struct qc_error *err = NULL;
+	char *msg = daemon_message(q);
+
+	if (msg && strstr(msg, "lock"))
+		qc_error_set(&err, "an image is in use by a running QEMU (%s)", msg);
+	else if (msg)
+		qc_error_set(&err, "qemu-storage-daemon failed: %s", msg);
+	else if (timed_out)
+		qc_error_set(&err, "qemu-storage-daemon did not open its monitor within %u ms", q->timeout_ms);
+	else
+		qc_error_set(&err, "qemu-storage-daemon failed: it exited without saying why");
+	free(msg);
+	finish(q, QSD_DONE, err);
+	qc_error_free(err);
+}
+
+static void quit_done(struct qmp_qsd *q)
+{
+	struct qc_error *err = NULL;
+
+	if (!WIFEXITED(q->status) || WEXITSTATUS(q->status) != 0) {
+		char *msg = daemon_message(q);
+
+		qc_error_set(&err, "qemu-storage-daemon ended badly%s%s", msg ? ": " : "", msg ? msg : "");
+		free(msg);
+	}
+	finish(q, QSD_DONE, err);
+	qc_error_free(err);
+}
+
+static void on_exit_ev(evutil_socket_t fd, short what, void *arg)
+{
+	struct qmp_qsd *q = arg;
+
+	(void)fd;
+	(void)what;
+	if (!reap(q))
+		return;
+	if (q->state == QSD_STARTING)
+		start_failed(q, false);
+	else if (q->state == QSD_QUITTING)
+		quit_done(q);
+}
+
+static void on_state(void *opaque, enum qmp_session_state state, const struct qc_error *err)
+{
+	struct qmp_qsd *q = opaque;
+
+	if (q->state != QSD_STARTING)
+		return;
+	(void)err;
+	if (state == QMP_SESSION_READY)
+		finish(q, QSD_READY, NULL);
+	else if (state == QMP_SESSION_CLOSED && reap(q))
+		start_failed(q, false);
+	/* Closed, not yet reaped: it is exiting; its exit (or the deadline)
+	 * decides, once its last words are written. */
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg);
 
 static char *blockdev_json(const char *driver, const char *node, const char *file_key, const char *file_val,
 			   bool readonly)
@@ -106,118 +186,111 @@ static char *blockdev_json(const char *driver, const char *node, const char *fil
 	return s;
 }
 
-struct qmp_qsd *qmp_qsd_start(struct event_base *base, const struct qmp_qsd_disk *disks, size_t n,
-			      unsigned timeout_ms, struct qc_error **errp)
+static pid_t spawn_daemon(struct qmp_qsd *q, const struct qmp_qsd_disk *disks, size_t n, int monfd,
+			  struct qc_error **errp)
 {
-	struct qmp_qsd *q = qc_calloc(1, sizeof(*q));
-	const char *bin = getenv("QMPCTL_QSD") && *getenv("QMPCTL_QSD") ? getenv("QMPCTL_QSD")
-									   : "qemu-storage-daemon";
-	const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	struct qc_spawn_opts so = { -1, -1, -1, true };
-	const char **argv = NULL;
-	char **owned = NULL;
+	const char *env = getenv("QMPCTL_QSD");
+	const char *bin = env && *env ? env : "qemu-storage-daemon";
+	struct qc_spawn_opts so = {
+		.stdin_fd = -1,
+		.stdout_fd = q->logfd,
+		.stderr_fd = q->logfd,
+		.search_path = true,
+		.die_with_parent = true,
+		.keep_fd = monfd,
+	};
+	const char **argv = qc_calloc(4 * n + 8, sizeof(*argv));
+	char **owned = qc_calloc(2 * n + 2, sizeof(*owned));
 	size_t argc = 0, n_owned = 0;
-	char *chardev, *tmpl;
-	long long deadline;
-	int logfd = -1;
-	struct qmp_session_opts sopts = { 0 };
+	pid_t pid;
 
-	q->base = base;
-	tmpl = qc_asprintf("%s/qmpctl-qsd.XXXXXX", tmp);
-	if (!mkdtemp(tmpl)) {
-		qc_error_set_errno(errp, errno, "cannot create a temporary directory in %s", tmp);
-		free(tmpl);
-		free(q);
-		return NULL;
-	}
-	q->dir = tmpl;
-	q->sock = qc_asprintf("%s/qmp.sock", q->dir);
-	q->log = qc_asprintf("%s/stderr.log", q->dir);
-	logfd = open(q->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	argv = qc_calloc(4 * n + 8, sizeof(*argv));
-	owned = qc_calloc(2 * n + 2, sizeof(*owned));
 	argv[argc++] = bin;
-	q->nodes = qc_calloc(n ? n : 1, sizeof(*q->nodes));
 	for (size_t i = 0; i < n; i++) {
 		char file_node[32];
 
 		snprintf(file_node, sizeof(file_node), "f%zu", i);
-		q->nodes[i] = qc_asprintf("d%zu", i);
-		q->n++;
 		argv[argc++] = "--blockdev";
 		argv[argc++] = owned[n_owned++] =
 			blockdev_json("file", file_node, "filename", disks[i].file, disks[i].readonly);
 		argv[argc++] = "--blockdev";
 		argv[argc++] = owned[n_owned++] = blockdev_json(disks[i].format ? disks[i].format : "qcow2",
-								 q->nodes[i], "file", file_node, disks[i].readonly);
+								q->nodes[i], "file", file_node, disks[i].readonly);
 	}
-	chardev = qc_asprintf("socket,path=%s,server=on,wait=off,id=qmpctl", q->sock);
+	/* A connected socket by number: no path, nothing to escape. */
 	argv[argc++] = "--chardev";
-	argv[argc++] = owned[n_owned++] = chardev;
+	argv[argc++] = owned[n_owned++] = qc_asprintf("socket,id=qmpctl,fd=%d", monfd);
 	argv[argc++] = "--monitor";
 	argv[argc++] = "chardev=qmpctl";
 	argv[argc] = NULL;
-	so.stderr_fd = logfd;
-	so.stdout_fd = logfd;
-	q->pid = qc_spawn(argv, &so, errp);
-	if (logfd >= 0)
-		close(logfd);
+	pid = qc_spawn(argv, &so, errp);
 	for (size_t i = 0; i < n_owned; i++)
 		free(owned[i]);
 	free(owned);
 	free(argv);
-	if (q->pid < 0) {
-		q->pid = 0;
+	return pid;
+}
+
+struct qmp_qsd *qmp_qsd_spawn(struct event_base *base, const struct qmp_qsd_disk *disks, size_t n, unsigned timeout_ms,
+			      qmp_qsd_fn ready, void *opaque, struct qc_error **errp)
+{
+	struct qmp_qsd *q = qc_calloc(1, sizeof(*q));
+	struct qmp_session_opts sopts = { 0 };
+	int sv[2] = { -1, -1 };
+
+	q->base = base;
+	q->timeout_ms = timeout_ms ? timeout_ms : 30000;
+	q->pidfd = q->logfd = -1;
+	q->nodes = qc_calloc(n ? n : 1, sizeof(*q->nodes));
+	for (size_t i = 0; i < n; i++)
+		q->nodes[q->n++] = qc_asprintf("d%zu", i);
+	q->logfd = memfd_create("qemu-storage-daemon.log", MFD_CLOEXEC);
+	if (q->logfd < 0) {
+		qc_error_set_errno(errp, errno, "cannot create a log for qemu-storage-daemon");
 		goto fail;
 	}
-
-	/* Wait for the socket, or for the daemon to give up (a lock, a bad
-	 * image): then its message is the error. */
-	deadline = now_ms() + (timeout_ms ? timeout_ms : 30000);
-	for (;;) {
-		struct stat st;
-		int status;
-		pid_t r = waitpid(q->pid, &status, WNOHANG);
-
-		if (r == q->pid) {
-			char *msg = daemon_message(q->log);
-
-			q->pid = 0;
-			if (msg && strstr(msg, "lock"))
-				qc_error_set(errp, "an image is in use by a running QEMU (%s)", msg);
-			else
-				qc_error_set(errp, "qemu-storage-daemon failed: %s",
-					     msg ? msg : "it exited without saying why");
-			free(msg);
-			goto fail;
-		}
-		if (stat(q->sock, &st) == 0 && S_ISSOCK(st.st_mode))
-			break;
-		if (now_ms() > deadline) {
-			qc_error_set(errp, "qemu-storage-daemon did not open its monitor within %u ms", timeout_ms);
-			goto fail;
-		}
-		usleep(5000);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		qc_error_set_errno(errp, errno, "cannot create a socket for qemu-storage-daemon");
+		goto fail;
 	}
-	/* The socket exists from bind(); the daemon listens a moment later. */
-	sopts.greeting_timeout_ms = sopts.command_timeout_ms = timeout_ms ? timeout_ms : 30000;
-	for (;;) {
-		struct qc_error *err = NULL;
+	q->pid = spawn_daemon(q, disks, n, sv[1], errp);
+	close(sv[1]);
+	if (q->pid < 0) {
+		q->pid = 0;
+		close(sv[0]);
+		goto fail;
+	}
+#ifdef SYS_pidfd_open
+	q->pidfd = (int)syscall(SYS_pidfd_open, q->pid, 0);
+#endif
+	if (q->pidfd >= 0) {
+		q->exit_ev = event_new(base, q->pidfd, EV_READ | EV_PERSIST, on_exit_ev, q);
+		event_add(q->exit_ev, NULL);
+	} else {
+		/* No pidfds (Linux < 5.3): look now and then, on the loop. */
+		struct timeval tv = { 0, 50 * 1000 };
 
-		q->s = qmp_sync_open(base, q->sock, &sopts, &err);
-		if (q->s)
-			break;
-		if (err->errnum != ECONNREFUSED || now_ms() > deadline) {
-			qc_error_propagate(errp, err);
-			goto fail;
-		}
-		qc_error_free(err);
-		usleep(5000);
+		q->exit_ev = event_new(base, -1, EV_PERSIST, on_exit_ev, q);
+		event_add(q->exit_ev, &tv);
+	}
+	q->timer = evtimer_new(base, on_timer, q);
+	{
+		struct timeval tv = { q->timeout_ms / 1000, (q->timeout_ms % 1000) * 1000 };
+
+		evtimer_add(q->timer, &tv);
+	}
+	/* The start has its own deadline (above); commands have the same. */
+	sopts.command_timeout_ms = q->timeout_ms;
+	q->s = qmp_session_new(base, &sopts);
+	q->cb = ready;
+	q->opaque = opaque;
+	qmp_session_set_state_cb(q->s, on_state, q);
+	if (qmp_session_attach_fd(q->s, sv[0], errp) < 0) {
+		q->cb = NULL;
+		goto fail;
 	}
 	return q;
 fail:
-	cleanup(q);
+	qmp_qsd_free(q);
 	return NULL;
 }
 
@@ -236,37 +309,96 @@ pid_t qmp_qsd_pid(const struct qmp_qsd *q)
 	return q->pid;
 }
 
-int qmp_qsd_stop(struct qmp_qsd *q, struct qc_error **errp)
+struct event_base *qmp_qsd_base(const struct qmp_qsd *q)
 {
-	struct qc_error *err = NULL;
-	struct json_object *ret;
-	int status, rc = 0;
+	return q->base;
+}
 
-	if (!q)
-		return 0;
-	if (q->s && qmp_session_state(q->s) == QMP_SESSION_READY) {
-		ret = qmp_sync_execute(q->base, q->s, "quit", NULL, &err);
-		json_object_put(ret);
-		/* The daemon may close the socket before answering: fine. */
-		qc_error_free(err);
-		err = NULL;
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct qmp_qsd *q = arg;
+	struct qc_error *err = NULL;
+
+	(void)fd;
+	(void)what;
+	if (q->state == QSD_STARTING) {
+		start_failed(q, !reap(q));
+		return;
 	}
-	if (q->pid > 0) {
-		if (qc_spawn_wait(q->pid, 10000, &status, &err) < 0) {
+	if (reap(q)) {
+		quit_done(q);
+		return;
+	}
+	/* The deadline: it will not quit. */
+	kill(q->pid, SIGKILL);
+	while (waitpid(q->pid, &q->status, 0) < 0 && errno == EINTR)
+		;
+	qc_error_set(&err, "qemu-storage-daemon (pid %d) did not quit; killed it", (int)q->pid);
+	q->pid = 0;
+	q->exited = true;
+	finish(q, QSD_DONE, err);
+	qc_error_free(err);
+}
+
+static void ignore_reply(void *opaque, struct json_object *ret, const struct qc_error *err)
+{
+	/* The daemon may close the socket before it answers: fine. */
+	(void)opaque;
+	(void)ret;
+	(void)err;
+}
+
+void qmp_qsd_quit(struct qmp_qsd *q, qmp_qsd_fn done, void *opaque)
+{
+	struct timeval tv = { QSD_QUIT_MS / 1000, 0 };
+
+	q->cb = done;
+	q->opaque = opaque;
+	q->state = QSD_QUITTING;
+	if (reap(q)) {
+		/* Gone already: report from the loop, not from inside this call. */
+		tv.tv_sec = 0;
+	} else if (q->s && qmp_session_state(q->s) == QMP_SESSION_READY) {
+		qmp_session_execute(q->s, "quit", NULL, 0, NULL, 0, 0, ignore_reply, NULL, NULL);
+	} else {
+		kill(q->pid, SIGTERM);
+	}
+	evtimer_add(q->timer, &tv);
+}
+
+void qmp_qsd_free(struct qmp_qsd *q)
+{
+	if (!q)
+		return;
+	q->cb = NULL;
+	if (q->s) {
+		qmp_session_set_state_cb(q->s, NULL, NULL);
+		qmp_session_free(q->s);
+	}
+	if (q->pid > 0 && !reap(q)) {
+		int st;
+		struct qc_error *err = NULL;
+
+		/* An abort: let it close the images cleanly, but wait for the
+		 * exit, so that nothing is left holding their locks. */
+		kill(q->pid, SIGTERM);
+		if (qc_spawn_wait(q->pid, QSD_ABORT_MS, &st, &err) < 0) {
 			qc_error_free(err);
 			kill(q->pid, SIGKILL);
-			waitpid(q->pid, &status, 0);
-			qc_error_set(errp, "qemu-storage-daemon (pid %d) did not quit; killed it", (int)q->pid);
-			rc = -1;
-		} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			char *msg = daemon_message(q->log);
-
-			qc_error_set(errp, "qemu-storage-daemon ended badly%s%s", msg ? ": " : "", msg ? msg : "");
-			free(msg);
-			rc = -1;
+			while (waitpid(q->pid, &st, 0) < 0 && errno == EINTR)
+				;
 		}
-		q->pid = 0;
 	}
-	cleanup(q);
-	return rc;
+	if (q->exit_ev)
+		event_free(q->exit_ev);
+	if (q->timer)
+		event_free(q->timer);
+	if (q->pidfd >= 0)
+		close(q->pidfd);
+	if (q->logfd >= 0)
+		close(q->logfd);
+	for (size_t i = 0; i < q->n; i++)
+		free(q->nodes[i]);
+	free(q->nodes);
+	free(q);
 }

@@ -779,7 +779,7 @@ uint64_t qmp_session_execute(struct qmp_session *s, const char *cmd, struct json
 	if (s->state == QMP_SESSION_CLOSED || s->free_me) {
 		json_object_put(args);
 		if (s->error)
-			qc_error_set(errp, "%s", s->error->msg);
+			qc_error_propagate(errp, qc_error_copy(s->error)); /* errnum and class too */
 		else
 			qc_error_set(errp, "connection to QEMU is closed");
 		return 0;

@@ -59,7 +59,10 @@ int qmp_sync_wait_ready(struct event_base *base, struct qmp_session *s, struct q
 	if (qmp_session_state(s) == QMP_SESSION_READY)
 		return 0;
 	if (qmp_session_state(s) == QMP_SESSION_CLOSED) {
-		qc_error_set(errp, "%s", qmp_session_error(s) ? qmp_session_error(s)->msg : "session closed");
+		if (qmp_session_error(s))
+			qc_error_propagate(errp, qc_error_copy(qmp_session_error(s)));
+		else
+			qc_error_set(errp, "session closed");
 		return -1;
 	}
 	qmp_session_set_state_cb(s, ready_cb, &w);

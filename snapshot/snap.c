@@ -20,10 +20,10 @@
 #include "img_info.h"
 #include "img_snapshot.h"
 #include "qc_buf.h"
-#include "qmp_qsd.h"
 #include "qmp_session.h"
 #include "qmp_sync.h"
 #include "snap_job.h"
+#include "snap_qsd.h"
 
 #define DEFAULT_TIMEOUT_MS 30000u
 
@@ -473,23 +473,6 @@ static int transaction(struct event_base *base, struct qmp_session *s, const cha
 	return ret ? 0 : -1;
 }
 
-/* Deletion has no transaction action: one command per disk. */
-static int delete_internal(struct event_base *base, struct qmp_session *s, const char *const *nodes, size_t n,
-			   const char *name, struct qc_error **errp)
-{
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *args = json_object_new_object(), *ret;
-
-		json_object_object_add(args, "device", json_object_new_string(nodes[i]));
-		json_object_object_add(args, "name", json_object_new_string(name));
-		ret = qmp_sync_execute(base, s, "blockdev-snapshot-delete-internal-sync", args, errp);
-		if (!ret)
-			return -1;
-		json_object_put(ret);
-	}
-	return 0;
-}
-
 static struct json_object *str_array(const char *const *v, size_t n)
 {
 	struct json_object *a = json_object_new_array();
@@ -499,43 +482,20 @@ static struct json_object *str_array(const char *const *v, size_t n)
 	return a;
 }
 
-/* Runs fn on the given disks in a private qemu-storage-daemon. */
+/* The given disks in a private qemu-storage-daemon (snap_qsd). */
 static int offline(struct snap_ctx *ctx, struct snap_disk *disks, const size_t *idx, size_t n, bool create,
 		   const char *name, struct qc_error **errp)
 {
-	struct qmp_qsd_disk *qd = qc_calloc(n ? n : 1, sizeof(*qd));
-	const char **nodes = qc_calloc(n ? n : 1, sizeof(*nodes));
-	struct qc_error *stop_err = NULL;
-	struct qmp_qsd *q;
+	struct snap_qsd_disk *qd = qc_calloc(n ? n : 1, sizeof(*qd));
 	int rc;
 
 	for (size_t i = 0; i < n; i++) {
 		qd[i].file = disks[idx[i]].file;
 		qd[i].format = disks[idx[i]].format;
 	}
-	q = qmp_qsd_start(ctx->base, qd, n, timeout_of(ctx), errp);
-	if (!q) {
-		free(qd);
-		free(nodes);
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++)
-		nodes[i] = qmp_qsd_node(q, i);
-	if (ctx->cancel && *ctx->cancel) {
-		qc_error_set(errp, "cancelled");
-		rc = -1;
-	} else if (create)
-		rc = transaction(ctx->base, qmp_qsd_session(q), "blockdev-snapshot-internal-sync", nodes, n, name, errp);
-	else
-		rc = delete_internal(ctx->base, qmp_qsd_session(q), nodes, n, name, errp);
-	if (qmp_qsd_stop(q, &stop_err) < 0 && rc == 0) {
-		qc_error_propagate(errp, stop_err);
-		rc = -1;
-	} else {
-		qc_error_free(stop_err);
-	}
+	rc = create ? snap_qsd_create(ctx->base, qd, n, name, timeout_of(ctx), ctx->cancel, errp)
+		    : snap_qsd_delete(ctx->base, qd, n, name, timeout_of(ctx), ctx->cancel, errp);
 	free(qd);
-	free(nodes);
 	return rc;
 }
 

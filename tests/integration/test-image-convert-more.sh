@@ -75,7 +75,10 @@ assert_eq 0 "$RC"
 mk -f qcow2 --object secret,id=s0,data=pw -o encrypt.format=aes,encrypt.key-secret=s0 aes.qcow2 1M
 assert_exit 1 qmpctl image convert -O raw aes.qcow2 aes.raw
 assert_contains "$ERR" "encrypted"
-assert_exit 2 qmpctl image convert plain.qcow2 x.raw
+# No -O: raw, as qemu-img does.
+assert_exit 0 qmpctl image convert plain.qcow2 x.raw
+assert_json "$(qemu-img info --output=json x.raw)" '.format == "raw"'
+rm -f x.raw
 assert_exit 2 qmpctl image convert -O raw plain.qcow2
 assert_exit 2 qmpctl image convert -O raw -o cluster_size=4k plain.qcow2 x.raw
 assert_exit 1 qmpctl image convert -O raw -c plain.qcow2 x.raw

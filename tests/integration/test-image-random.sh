@@ -86,6 +86,9 @@ for ((r = 0; r < rounds; r++)); do
 			stopped_once=1
 			run env QMPCTL_TEST_APPLY_STOP_AT=0 "$QMPCTL" image snapshot -a "$s" "$img"
 			writes=$(sed -n 's/^qmpctl: test: \([0-9]*\) writes and flushes$/\1/p' <<<"$ERR")
+			# The loop below is only a test when it runs: the bound must be read, and be at least 1.
+			[[ "$writes" =~ ^[0-9]+$ ]] || fail "round $r: no 'N writes and flushes' line from -a: $ERR"
+			assert_le 1 "$writes" "round $r: -a $s counts at least one write"
 			run qemu-img compare "$img" "theirs$r.qcow2"
 			assert_eq 0 "$RC" "round $r: uninterrupted -a $s"
 			cp "$img" "new$r.qcow2"
@@ -112,3 +115,6 @@ for ((r = 0; r < rounds; r++)); do
 	fi
 	note "round $r: $opts${base:+ on a backing file}, $size bytes, $snaps snapshots"
 done
+# The interrupted apply above runs in one round only (the first with 512-byte clusters and a snapshot).
+[[ -n "${stopped_once:-}" ]] || fail "no round stopped an apply before each of its writes"
+_ok

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -131,6 +132,43 @@ static void test_error_prepend(void **state)
 	assert_int_equal(strncmp(err->msg, "savevm: ", 8), 0);
 	assert_non_null(strstr(err->msg, "boom"));
 	qc_error_free(err);
+}
+
+/* A wrapped error keeps what callers decide on: errnum and QMP class. */
+static void test_error_prefix(void **state)
+{
+	struct qc_error *err = NULL, *src = NULL, *other = NULL;
+
+	(void)state;
+	qc_error_prefix(&err, NULL, "nothing");
+	assert_null(err);
+
+	qc_error_set_errno(&src, ENOENT, "cannot open");
+	qc_error_prefix(&err, src, "cannot open backing file %s", "b.qcow2");
+	assert_non_null(err);
+	assert_ptr_equal(err, src); /* moved, not copied */
+	assert_int_equal(strncmp(err->msg, "cannot open backing file b.qcow2: cannot open: ", 47), 0);
+	assert_int_equal(err->errnum, ENOENT);
+	assert_null(err->qmp_class);
+
+	/* *dst already set: the first error stays, src is freed (valgrind). */
+	qc_error_set_qmp(&other, "DeviceNotFound", "no such device");
+	qc_error_prefix(&err, other, "later");
+	assert_int_equal(err->errnum, ENOENT);
+	qc_error_free(err);
+
+	err = NULL;
+	other = NULL;
+	qc_error_set_qmp(&other, "DeviceNotFound", "no such device");
+	qc_error_prefix(&err, other, "d0");
+	assert_string_equal(err->qmp_class, "DeviceNotFound");
+	assert_string_equal(err->msg, "d0: no such device");
+	qc_error_free(err);
+
+	/* No destination: freed. */
+	other = NULL;
+	qc_error_set(&other, "dropped");
+	qc_error_prefix(NULL, other, "x");
 }
 
 static void test_error_propagate_copy(void **state)
@@ -595,6 +633,75 @@ static void test_spawn_run_timeout(void **state)
 	qc_error_free(err);
 }
 
+/* die_with_parent: the child is ended when the process that spawned it
+ * dies, even by SIGKILL.  An intermediate process spawns it and is killed;
+ * we are the subreaper, so the orphan comes back to us to be reaped. */
+static void test_spawn_die_with_parent(void **state)
+{
+	const char *argv[] = { "/bin/sleep", "30", NULL };
+	int p[2], st;
+	pid_t mid, child = 0;
+
+	(void)state;
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	assert_int_equal(pipe(p), 0);
+	mid = fork();
+	assert_true(mid >= 0);
+	if (mid == 0) {
+		struct qc_spawn_opts o = { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .die_with_parent = true };
+		pid_t c = qc_spawn(argv, &o, NULL);
+
+		if (write(p[1], &c, sizeof(c)) != (ssize_t)sizeof(c))
+			_exit(2);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &child, sizeof(child)), sizeof(child));
+	close(p[0]);
+	assert_true(child > 0);
+	/* Its own process group: a terminal's Ctrl-C goes to the parent only. */
+	assert_int_equal(getpgid(child), child);
+	kill(mid, SIGKILL);
+	assert_int_equal(waitpid(mid, &st, 0), mid);
+	assert_int_equal(waitpid(child, &st, 0), child);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGTERM);
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
+/* keep_fd: the child keeps one more descriptor under its number. */
+static void test_spawn_keep_fd(void **state)
+{
+	const char *argv[] = { "/bin/sh", "-c", "echo kept >&7", NULL };
+	char buf[16] = { 0 };
+	int p[2];
+	struct qc_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(dup3(p[1], 7, O_CLOEXEC), 7);
+	close(p[1]);
+	{
+		struct qc_spawn_opts o = { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .keep_fd = 7 };
+
+		assert_int_equal(qc_spawn_run(argv, &o, 10000, &err), 0);
+	}
+	close(7);
+	assert_int_equal(read(p[0], buf, sizeof(buf) - 1), 5);
+	assert_string_equal(buf, "kept\n");
+	close(p[0]);
+	/* A program that cannot be run is reported as by posix_spawn. */
+	{
+		const char *bad[] = { "/nonexistent/prog", NULL };
+		struct qc_spawn_opts o = { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .die_with_parent = true };
+
+		assert_int_equal(qc_spawn(bad, &o, &err), -1);
+		assert_int_equal(err->errnum, ENOENT);
+		qc_error_free(err);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -603,6 +710,7 @@ int main(void)
 		cmocka_unit_test(test_error_set_errno),
 		cmocka_unit_test(test_error_set_qmp),
 		cmocka_unit_test(test_error_prepend),
+		cmocka_unit_test(test_error_prefix),
 		cmocka_unit_test(test_error_propagate_copy),
 		cmocka_unit_test(test_buf_basics),
 		cmocka_unit_test(test_buf_binary_and_growth),
@@ -616,6 +724,8 @@ int main(void)
 		cmocka_unit_test(test_spawn_missing_program),
 		cmocka_unit_test(test_spawn_redirect),
 		cmocka_unit_test(test_spawn_fd_already_in_place),
+		cmocka_unit_test(test_spawn_die_with_parent),
+		cmocka_unit_test(test_spawn_keep_fd),
 		cmocka_unit_test(test_spawn_wait_timeout_then_kill),
 		cmocka_unit_test(test_spawn_wait_forever),
 		cmocka_unit_test(test_spawn_run_timeout),

@@ -3,6 +3,7 @@
  * images built in memory, the L1/L2 walk, QEMU's size strings, backing name
  * resolution and QEMU-style JSON text.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +24,7 @@
 #include "img_info.h"
 #include "img_qcow2.h"
 #include "img_qcow2_format.h"
+#include "qc_buf.h"
 
 #define CL  512u
 #define NCL 16u
@@ -555,6 +557,79 @@ static void test_locks(void **state)
 	unlink(path);
 }
 
+/* The formats qemu-img cannot create here (bochs, cloop, dmg) and the
+ * near misses that must stay raw. */
+static void test_probe_foreign(void **state)
+{
+	static const char cloop[] =
+		"#!/bin/sh\n#V2.0 Format\nmodprobe cloop file=$0 && mount -r -t iso9660 /dev/cloop $1\n";
+	uint8_t head[512] = { 0 }, tail[512] = { 0 };
+
+	(void)state;
+	assert_null(img_probe_foreign(head, sizeof(head), tail, sizeof(tail)));
+	memcpy(head, "Bochs Virtual HD Image", 22);
+	assert_string_equal(img_probe_foreign(head, sizeof(head), tail, sizeof(tail)), "Bochs");
+	memset(head, 0, sizeof(head));
+	memcpy(head, cloop, sizeof(cloop) - 1);
+	assert_string_equal(img_probe_foreign(head, sizeof(head), tail, sizeof(tail)), "cloop");
+	memset(head, 0, sizeof(head));
+	memcpy(tail, "koly", 4);
+	assert_string_equal(img_probe_foreign(head, sizeof(head), tail, sizeof(tail)), "DMG");
+	/* A trailer is only a trailer in a file of at least one sector. */
+	assert_null(img_probe_foreign(head, sizeof(head), tail, 0));
+	memset(tail, 0, sizeof(tail));
+	/* qcow2 (version 2 and 3) is ours; version 1 is not. */
+	memcpy(head, "QFI\xfb\0\0\0\3", 8);
+	assert_null(img_probe_foreign(head, sizeof(head), tail, sizeof(tail)));
+	memcpy(head, "QFI\xfb\0\0\0\1", 8);
+	assert_string_equal(img_probe_foreign(head, sizeof(head), tail, sizeof(tail)), "QCOW (version 1)");
+	/* VMDK descriptors as QEMU probes them: comments and blank lines, then
+	 * the version line. */
+	memset(head, 0, sizeof(head));
+	memcpy(head, "# comment\n  \r\n\nversion=1\r\nCID=1\n", 32);
+	assert_string_equal(img_probe_foreign(head, 32, tail, 0), "VMDK");
+	memcpy(head, "version=3\n", 10);
+	assert_string_equal(img_probe_foreign(head, 10, tail, 0), "VMDK");
+	memcpy(head, "version=4\n", 10);
+	assert_null(img_probe_foreign(head, 10, tail, 0));
+	memcpy(head, "# a note\nhello\nversion=1\n", 26);
+	assert_null(img_probe_foreign(head, 26, tail, 0));
+	/* Magic cut short by the end of a tiny file. */
+	assert_null(img_probe_foreign((const uint8_t *)"vhdxfil", 7, tail, 0));
+	assert_string_equal(img_probe_foreign((const uint8_t *)"vhdxfile", 8, tail, 0), "VHDX");
+}
+
+/* A missing backing file: the wrapped error still says ENOENT (callers
+ * decide from errnum). */
+static void test_backing_error_errno(void **state)
+{
+	char dir[] = "/tmp/test_image.XXXXXX", base[64], top[64];
+	struct img_create_opts o;
+	struct qc_error *err = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(base, sizeof(base), "%s/base.raw", dir);
+	snprintf(top, sizeof(top), "%s/top.qcow2", dir);
+	img_create_opts_init(&o, IMG_FMT_RAW);
+	o.size = 1 << 20;
+	o.has_size = true;
+	assert_int_equal(img_create(base, &o, &err), 0);
+	img_create_opts_free(&o);
+	img_create_opts_init(&o, IMG_FMT_QCOW2);
+	o.backing_file = qc_strdup("base.raw");
+	o.backing_fmt = qc_strdup("raw");
+	assert_int_equal(img_create(top, &o, &err), 0);
+	img_create_opts_free(&o);
+	unlink(base);
+	assert_null(img_open(top, NULL, IMG_OPEN_CHAIN, &err));
+	assert_non_null(strstr(err->msg, "cannot open backing file: "));
+	assert_int_equal(err->errnum, ENOENT);
+	qc_error_free(err);
+	unlink(top);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -571,6 +646,8 @@ int main(void)
 		cmocka_unit_test(test_create_options),
 		cmocka_unit_test(test_create_roundtrip),
 		cmocka_unit_test(test_locks),
+		cmocka_unit_test(test_probe_foreign),
+		cmocka_unit_test(test_backing_error_errno),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -415,6 +415,49 @@ static void test_other_events_served(void **state)
 	qemu_join(&q);
 }
 
+/* A session closed by a reset: asking a CLOSED session again (wait, execute)
+ * gives its error with the errnum callers decide on, not only its words. */
+static void test_closed_keeps_errnum(void **state)
+{
+	static const char greeting[] = "{\"QMP\": {\"version\": {\"qemu\": {\"major\": 7, \"minor\": 2, "
+				       "\"micro\": 0}, \"package\": \"\"}, \"capabilities\": []}}\r\n";
+	struct event_base *base = event_base_new();
+	struct qmp_session_opts o = { 0 };
+	struct qc_error *err = NULL;
+	struct pollfd pfd;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(write(sv[1], greeting, sizeof(greeting) - 1), (ssize_t)(sizeof(greeting) - 1));
+	struct qmp_session *s = qmp_session_new(base, &o);
+	assert_int_equal(qmp_session_attach_fd(s, sv[0], &err), 0);
+	while (qmp_session_state(s) != QMP_SESSION_NEGOTIATING)
+		assert_true(event_base_loop(base, EVLOOP_ONCE) >= 0);
+	/* qmp_capabilities arrives and is left unread: closing this end
+	 * then resets the connection (ECONNRESET on the session's side). */
+	pfd.fd = sv[1];
+	pfd.events = POLLIN;
+	for (int i = 0; i < 1000 && poll(&pfd, 1, 0) == 0; i++)
+		assert_true(event_base_loop(base, EVLOOP_NONBLOCK) >= 0);
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	close(sv[1]);
+	assert_int_equal(qmp_sync_wait_ready(base, s, &err), -1);
+	assert_int_equal(err->errnum, ECONNRESET);
+	qc_error_free(err);
+	err = NULL;
+	assert_int_equal(qmp_session_state(s), QMP_SESSION_CLOSED);
+	assert_int_equal(qmp_sync_wait_ready(base, s, &err), -1);
+	assert_int_equal(err->errnum, ECONNRESET);
+	qc_error_free(err);
+	err = NULL;
+	assert_null(qmp_sync_execute(base, s, "query-status", NULL, &err));
+	assert_int_equal(err->errnum, ECONNRESET);
+	qc_error_free(err);
+	qmp_session_free(s);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_wait_ready_hangup),
 		cmocka_unit_test(test_execute_connection_dropped),
 		cmocka_unit_test(test_other_events_served),
+		cmocka_unit_test(test_closed_keeps_errnum),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
