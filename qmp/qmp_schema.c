@@ -751,8 +751,10 @@ static bool check_object(struct check *c, const struct qmp_schema_entity *t, str
 		for (size_t i = 0; i < n; i++)
 			if (chain[i] == o)
 				goto cycle;
-		if (n == QMP_SCHEMA_MAX_DEPTH)
-			goto cycle;
+		if (n == QMP_SCHEMA_MAX_DEPTH) {
+			check_fail(c, "the schema's unions nest too deep");
+			return false;
+		}
 		chain[n++] = o;
 		if (!o->tag)
 			break;
