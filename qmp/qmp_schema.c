@@ -424,7 +424,7 @@ const struct qmp_schema_entity *qmp_schema_variant(const struct qmp_schema_entit
 /* The entities one walk has been through, so that shared and cyclic types
  * are entered once. */
 struct seen {
-	const struct qmp_schema_entity *v[64];
+	const struct qmp_schema_entity *v[256];
 	size_t n;
 };
 
@@ -434,7 +434,7 @@ static bool seen_add(struct seen *seen, const struct qmp_schema_entity *e)
 		if (seen->v[i] == e)
 			return false;
 	if (seen->n == sizeof(seen->v) / sizeof(seen->v[0]))
-		return false; /* bounded: more than any real union has */
+		return false; /* bounded: the largest union of 7.2 (object-add) enters 41 */
 	seen->v[seen->n++] = e;
 	return true;
 }

@@ -216,6 +216,12 @@ static void test_real_walk(void **state)
 	assert_int_equal(n, 167); /* jq: own members + those of each distinct variant type */
 	qc_buf_free(&c.names);
 
+	/* object-add, the union with the most variant types (40). */
+	c = (struct collect){ 0 };
+	assert_int_equal(qmp_schema_walk_members(qmp_schema_command(real, "object-add")->arg_type, collect_fn, &c),
+			 210);
+	qc_buf_free(&c.names);
+
 	c = (struct collect){ .stop_after = 3 };
 	assert_int_equal(qmp_schema_walk_members(args, collect_fn, &c), 3);
 	assert_string_equal(qc_buf_str(&c.names), " driver node-name discard");
