@@ -26,6 +26,7 @@
 
 #include "qc_buf.h"
 #include "qmp_args.h"
+#include "qmp_schema.h"
 #include "qmp_sync.h"
 #include "qmpctl.h"
 
@@ -92,7 +93,7 @@ struct shell {
 	/* completion */
 	struct words commands;	   /* QMP commands */
 	struct words hmp, info;	   /* HMP commands, "info" subcommands */
-	struct json_object *types; /* schema entities by name */
+	struct qmp_schema *schema; /* NULL: no argument completion */
 };
 
 /* libedit's callbacks take no context. */
@@ -533,16 +534,8 @@ static void on_hmp_help(struct shell *sh, struct json_object *ret, struct words 
 
 static void on_schema(struct shell *sh, struct json_object *ret)
 {
-	if (!json_object_is_type(ret, json_type_array))
-		return;
-	sh->types = json_object_new_object();
-	for (size_t i = 0; i < json_object_array_length(ret); i++) {
-		struct json_object *e = json_object_array_get_idx(ret, i);
-		const char *name = json_object_get_string(json_object_object_get(e, "name"));
-
-		if (name)
-			json_object_object_add(sh->types, name, json_object_get(e));
-	}
+	if (ret)
+		sh->schema = qmp_schema_new(ret, NULL);
 }
 
 /* What completion needs, fetched before the first prompt (a few
@@ -606,92 +599,30 @@ static char *next_match(const char *text, int state)
 	return NULL;
 }
 
-/* Member names of an object type, its variants' included (depth-limited:
- * the schema comes from QEMU, and a cycle must not hang the prompt). */
-static void type_members(struct shell *sh, const char *type, int depth,
-			 void (*fn)(void *opaque, struct json_object *member), void *opaque)
-{
-	struct json_object *t = json_object_object_get(sh->types, type), *members, *variants;
-
-	if (!t || depth > 8)
-		return;
-	members = json_object_object_get(t, "members");
-	for (size_t i = 0; json_object_is_type(members, json_type_array) && i < json_object_array_length(members); i++)
-		fn(opaque, json_object_array_get_idx(members, i));
-	variants = json_object_object_get(t, "variants");
-	for (size_t i = 0; json_object_is_type(variants, json_type_array) && i < json_object_array_length(variants);
-	     i++) {
-		const char *vt =
-			json_object_get_string(json_object_object_get(json_object_array_get_idx(variants, i), "type"));
-
-		if (vt)
-			type_members(sh, vt, depth + 1, fn, opaque);
-	}
-}
-
 struct member_walk {
-	struct shell *sh;
-	const char *want; /* a member to find, or NULL to add candidates */
-	const char *found_type;
 	const char *prefix; /* "a.b." */
 	const char *text;
 };
 
-static void member_fn(void *opaque, struct json_object *member)
+static bool member_fn(void *opaque, const struct qmp_schema_entity *owner, const struct qmp_schema_member *m)
 {
 	struct member_walk *w = opaque;
-	const char *name = json_object_get_string(json_object_object_get(member, "name"));
-	const char *type = json_object_get_string(json_object_object_get(member, "type"));
-	struct json_object *t;
-	const char *meta;
-	char *word;
-
-	if (!name)
-		return;
-	if (w->want) {
-		if (!strcmp(name, w->want) && !w->found_type)
-			w->found_type = type;
-		return;
-	}
-	t = type ? json_object_object_get(w->sh->types, type) : NULL;
-	meta = json_object_get_string(json_object_object_get(t, "meta-type"));
 	/* Objects go on with a dot, everything else takes a value. */
-	word = qc_asprintf("%s%s%s", w->prefix, name, meta && !strcmp(meta, "object") ? "." : "=");
+	char *word =
+		qc_asprintf("%s%s%s", w->prefix, m->name, m->type && m->type->meta == QMP_SCHEMA_OBJECT ? "." : "=");
 
+	(void)owner;
 	add_cand(w->text, word, 0);
 	free(word);
-}
-
-/* The type of the member at the dotted path (first len bytes of path)
- * inside type, or NULL. */
-static const char *path_type(struct shell *sh, const char *type, const char *path, size_t len)
-{
-	const char *end = path + len;
-
-	while (path < end && type) {
-		size_t n = strcspn(path, ".");
-		char *name;
-		struct member_walk find = { .sh = sh };
-
-		if (n > (size_t)(end - path))
-			n = (size_t)(end - path);
-		name = qc_strndup(path, n);
-		find.want = name;
-		type_members(sh, type, 0, member_fn, &find);
-		type = find.found_type;
-		free(name);
-		path += n + 1;
-	}
-	return type;
+	return true;
 }
 
 /* Values for "key=": an enum's names, or true/false. */
-static void complete_value(struct shell *sh, const char *type, const char *text, size_t keylen)
+static void complete_value(const struct qmp_schema_entity *t, const char *text, size_t keylen)
 {
-	struct json_object *t = json_object_object_get(sh->types, type), *values;
 	char *key = qc_strndup(text, keylen + 1); /* with the '=' */
 
-	if (!strcmp(type, "bool")) {
+	if (qmp_schema_is_bool(t)) {
 		char *w = qc_asprintf("%strue", key);
 
 		add_cand(text, w, 0);
@@ -700,15 +631,9 @@ static void complete_value(struct shell *sh, const char *type, const char *text,
 		add_cand(text, w, 0);
 		free(w);
 	}
-	/* QEMU 7.2 lists enum values as "values"; later ones also as "members". */
-	values = json_object_object_get(t, "values");
-	for (size_t i = 0; json_object_is_type(values, json_type_array) && i < json_object_array_length(values); i++) {
-		const char *v = json_object_get_string(json_object_array_get_idx(values, i));
-		char *w;
+	for (size_t i = 0; t->meta == QMP_SCHEMA_ENUM && i < t->n_values; i++) {
+		char *w = qc_asprintf("%s%s", key, t->values[i]);
 
-		if (!v)
-			continue;
-		w = qc_asprintf("%s%s", key, v);
 		add_cand(text, w, 0);
 		free(w);
 	}
@@ -720,29 +645,27 @@ static void complete_value(struct shell *sh, const char *type, const char *text,
 static bool complete_args(struct shell *sh, const char *text)
 {
 	char *cmd = qc_strndup(rl_line_buffer, strcspn(rl_line_buffer, " \t"));
-	struct json_object *c = json_object_object_get(sh->types, cmd);
-	const char *type = json_object_get_string(json_object_object_get(c, "arg-type"));
+	const struct qmp_schema_entity *c = qmp_schema_command(sh->schema, cmd), *type = c ? c->arg_type : NULL;
 	const char *dot, *eq = strchr(text, '=');
-	struct member_walk w = { .sh = sh, .text = text };
+	struct member_walk w = { .text = text };
 	char *prefix;
 
 	free(cmd);
 	if (!type)
 		return false;
 	if (eq) {
-		const char *vt = path_type(sh, type, text, (size_t)(eq - text));
+		const struct qmp_schema_entity *vt = qmp_schema_path_type(type, text, (size_t)(eq - text));
 
 		if (vt)
-			complete_value(sh, vt, text, (size_t)(eq - text));
+			complete_value(vt, text, (size_t)(eq - text));
 		return true;
 	}
 	/* Members of the object at the dotted path typed so far. */
 	dot = strrchr(text, '.');
 	prefix = qc_strndup(text, dot ? (size_t)(dot - text) + 1 : 0);
-	type = path_type(sh, type, prefix, strlen(prefix) ? strlen(prefix) - 1 : 0);
+	type = qmp_schema_as_object(qmp_schema_path_type(type, prefix, strlen(prefix) ? strlen(prefix) - 1 : 0));
 	w.prefix = prefix;
-	if (type)
-		type_members(sh, type, 0, member_fn, &w);
+	qmp_schema_walk_members(type, member_fn, &w);
 	free(prefix);
 	return false;
 }
@@ -910,7 +833,7 @@ static int exec_shell(struct qc_ctx *ctx, const struct qc_run *run)
 	words_free(&sh.commands);
 	words_free(&sh.hmp);
 	words_free(&sh.info);
-	json_object_put(sh.types);
+	qmp_schema_free(sh.schema);
 	return rc;
 }
 
