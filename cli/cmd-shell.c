@@ -423,6 +423,9 @@ static void on_sigint(struct shell *sh)
 		sh->done = true;
 		return;
 	}
+	/* Not an end: main must not die of it when the shell ends later. */
+	sh->ctx->signo = 0;
+	sh->ctx->cancel = false;
 	if (!sh->prompt_on)
 		return;
 	rl_callback_handler_remove();

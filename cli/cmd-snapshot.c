@@ -61,7 +61,8 @@ static const char usage[] =
 	"-t bounds each QMP reply, not a job: a longer save runs to its end.\n"
 	"Ctrl-C (SIGINT, SIGTERM, SIGHUP) during create never leaves the snapshot: QEMU\n"
 	"finishes a save before it sees the cancel, so the snapshot just made is deleted\n"
-	"again (exit 1, \"interrupted: snapshot NAME removed\"); the VM keeps running.\n";
+	"again (\"interrupted: snapshot NAME removed\", then qmpctl dies of the signal:\n"
+	"130 for Ctrl-C); the VM keeps running.\n";
 
 struct snap_opts {
 	bool disk_only, force, paused, force_share;
@@ -470,7 +471,8 @@ static const char create_usage[] =
 	"-t bounds each QMP reply, not a job: a longer save runs to its end.\n"
 	"Ctrl-C (SIGINT, SIGTERM, SIGHUP) during create never leaves the snapshot: QEMU\n"
 	"finishes a save before it sees the cancel, so the snapshot just made is deleted\n"
-	"again (exit 1, \"interrupted: snapshot NAME removed\"); the VM keeps running.\n";
+	"again (\"interrupted: snapshot NAME removed\", then qmpctl dies of the signal:\n"
+	"130 for Ctrl-C); the VM keeps running.\n";
 
 static const char list_usage[] = "Usage: qmpctl snapshot list [OPTIONS] VM\n"
 				 "\n"
