@@ -86,6 +86,7 @@ struct qmp_session {
 
 	int busy;
 	bool free_me;
+	bool peer_closed; /* the failure is QEMU (or the socket) ending the connection */
 	struct event *pump_ev;
 };
 
@@ -509,6 +510,7 @@ static void tr_close(void *opaque, const struct qc_error *cause)
 			     cause ? cause->msg : "");
 	if (cause && err)
 		err->errnum = cause->errnum;
+	s->peer_closed = true;
 	session_fail(s, err);
 	leave(s);
 }
@@ -534,6 +536,15 @@ static void session_fail(struct qmp_session *s, struct qc_error *err)
 		struct qc_error *cerr = NULL;
 
 		unlink_cmd(s, c);
+		/* QEMU ends at quit and may close the socket before its reply
+		 * is read (or written): the end is the answer. */
+		if (s->peer_closed && c->on_wire && !strcmp(c->name, "quit")) {
+			struct json_object *ok = json_object_new_object();
+
+			complete(s, c, ok, NULL);
+			json_object_put(ok);
+			continue;
+		}
 		if (c->fn) {
 			qc_error_set(&cerr, "%s (while waiting for the reply to '%s')", err->msg, c->name);
 			cerr->errnum = err->errnum;
