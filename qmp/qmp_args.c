@@ -52,11 +52,10 @@ static struct json_object *parse_object(const char *text, struct qc_error **errp
 
 		/* json-c's "continue" means the text ended inside the value. */
 		if (!junk && e == json_tokener_continue)
-			qc_error_set(errp, "incomplete JSON (an object, array or string is not closed): %s",
-				     text);
+			qc_error_set(errp, "incomplete JSON (an object, array or string is not closed): %s", text);
 		else
-			qc_error_set(errp, "not valid JSON (%s): %s", junk ? "trailing characters" : json_tokener_error_desc(e),
-				     text);
+			qc_error_set(errp, "not valid JSON (%s): %s",
+				     junk ? "trailing characters" : json_tokener_error_desc(e), text);
 		json_object_put(junk);
 		json_tokener_free(tok);
 		return NULL;
