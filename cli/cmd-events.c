@@ -160,6 +160,19 @@ static void on_signal(void *arg, int sig)
 	event_base_loopbreak(st->base);
 }
 
+/* -t ran out before the greeting: who keeps it back. */
+static void no_greeting(struct qc_error **errp, const struct qmp_session *s, const char *addr, unsigned ms)
+{
+	int pid;
+
+	if (qmp_session_peer_is_tap(s, &pid))
+		qc_error_set(errp, "no greeting from %s within %g s: it is a qmpctl tap (pid %d) waiting for QEMU to "
+			     "come; it greets its clients once it reaches QEMU", addr, ms / 1000.0, pid);
+	else
+		qc_error_set(errp, "no greeting from %s within %g s: the monitor is probably serving another client "
+			     "(QEMU serves one client per monitor socket)", addr, ms / 1000.0);
+}
+
 static const struct option longopts[] = {
 	{ "count", required_argument, NULL, 'c' },
 	{ "filter", required_argument, NULL, 'f' },
@@ -217,17 +230,13 @@ static int exec_events(struct qc_ctx *ctx, const struct qc_run *run)
 		rc = cli_fail(st.err);
 	} else if (st.timed_out && o.count && st.seen < o.count) {
 		if (qmp_session_state(s) != QMP_SESSION_READY)
-			qc_error_set(&err, "no greeting from %s within %g s: the monitor is probably serving another "
-				     "client (QEMU serves one client per monitor socket)",
-				     addr, ctx->timeout_ms / 1000.0);
+			no_greeting(&err, s, addr, ctx->timeout_ms);
 		else
 			qc_error_set(&err, "timed out after %g s with %ld of %ld events", ctx->timeout_ms / 1000.0,
 				     st.seen, o.count);
 		rc = cli_fail(err);
 	} else if (st.timed_out && qmp_session_state(s) != QMP_SESSION_READY) {
-		qc_error_set(&err, "no greeting from %s within %g s: the monitor is probably serving another client "
-			     "(QEMU serves one client per monitor socket)",
-			     addr, ctx->timeout_ms / 1000.0);
+		no_greeting(&err, s, addr, ctx->timeout_ms);
 		rc = cli_fail(err);
 	}
 out:

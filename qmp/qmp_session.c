@@ -559,7 +559,7 @@ static void session_fail(struct qmp_session *s, struct qc_error *err)
 /* A qmpctl process listening where a monitor was expected is a tap (tap
  * --reconnect keeps its socket while QEMU is away): its clients wait for
  * QEMU, not for another client of QEMU's. */
-static bool peer_is_tap(const struct qmp_session *s, int *pid)
+bool qmp_session_peer_is_tap(const struct qmp_session *s, int *pid)
 {
 	char path[64], buf[4096];
 	size_t n;
@@ -596,7 +596,7 @@ static void on_greeting_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	enter(s);
-	if ((s->state == QMP_SESSION_GREETING || s->state == QMP_SESSION_CONNECTING) && peer_is_tap(s, &pid))
+	if ((s->state == QMP_SESSION_GREETING || s->state == QMP_SESSION_CONNECTING) && qmp_session_peer_is_tap(s, &pid))
 		qc_error_set(&err,
 			     "no greeting from %s within %g s: it is a qmpctl tap (pid %d) waiting for QEMU to come; "
 			     "it greets its clients once it reaches QEMU",
