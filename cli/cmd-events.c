@@ -22,7 +22,8 @@ static const char usage[] =
 	"the timeout, or Ctrl-C.\n"
 	"\n"
 	"  -c, --count N          stop after N events (exit 1 if the timeout comes first)\n"
-	"  -f, --filter NAME,...  only events with these names (e.g. STOP,RESUME)\n"
+	"  -f, --filter NAME,...  only events with these names (e.g. STOP,RESUME); a name\n"
+	"                         that is no event of this QEMU is warned about\n"
 	"  -s, --socket PATH      QMP socket (then VM is left out)\n"
 	"  -t, --timeout SEC      stop after SEC seconds (default: run until stopped)\n"
 	"  -v, --verbose          print every QMP message on stderr\n"
@@ -39,6 +40,7 @@ struct ev_opts {
 
 struct ev_state {
 	struct event_base *base;
+	struct qmp_session *s;
 	const struct ev_opts *o;
 	long seen;
 	bool done, timed_out;
@@ -101,9 +103,36 @@ static void on_event(void *opaque, const char *name, struct json_object *msg)
 	}
 }
 
+/* A name in --filter that this QEMU never sends is most likely a typo:
+ * say so (the run goes on, as asked).  The names are the schema's events. */
+static void on_schema(void *opaque, struct json_object *ret, const struct qc_error *err)
+{
+	struct ev_state *st = opaque;
+	size_t n = json_object_is_type(ret, json_type_array) ? json_object_array_length(ret) : 0;
+
+	if (err || !n)
+		return; /* no schema: nothing to check against */
+	for (size_t i = 0; i < st->o->n_names; i++) {
+		bool known = false;
+
+		for (size_t k = 0; k < n && !known; k++) {
+			struct json_object *e = json_object_array_get_idx(ret, k);
+			const char *meta = json_object_get_string(json_object_object_get(e, "meta-type"));
+			const char *name = json_object_get_string(json_object_object_get(e, "name"));
+
+			known = meta && name && !strcmp(meta, "event") && !strcasecmp(name, st->o->names[i]);
+		}
+		if (!known)
+			cli_error("warning: '%s' is not an event of this QEMU (query-qmp-schema)", st->o->names[i]);
+	}
+}
+
 static void on_state(void *opaque, enum qmp_session_state state, const struct qc_error *err)
 {
 	struct ev_state *st = opaque;
+
+	if (state == QMP_SESSION_READY && st->o->n_names)
+		qmp_session_execute(st->s, "query-qmp-schema", NULL, 0, NULL, 0, 0, on_schema, st, NULL);
 
 	if (state == QMP_SESSION_CLOSED && !st->done) {
 		st->err = qc_error_copy(err);
@@ -129,6 +158,19 @@ static void on_signal(void *arg, int sig)
 	st->signo = sig;
 	st->done = true;
 	event_base_loopbreak(st->base);
+}
+
+/* -t ran out before the greeting: who keeps it back. */
+static void no_greeting(struct qc_error **errp, const struct qmp_session *s, const char *addr, unsigned ms)
+{
+	int pid;
+
+	if (qmp_session_peer_is_tap(s, &pid))
+		qc_error_set(errp, "no greeting from %s within %g s: it is a qmpctl tap (pid %d) waiting for QEMU to "
+			     "come; it greets its clients once it reaches QEMU", addr, ms / 1000.0, pid);
+	else
+		qc_error_set(errp, "no greeting from %s within %g s: the monitor is probably serving another client "
+			     "(QEMU serves one client per monitor socket)", addr, ms / 1000.0);
 }
 
 static const struct option longopts[] = {
@@ -177,6 +219,7 @@ static int exec_events(struct qc_ctx *ctx, const struct qc_run *run)
 		rc = cli_fail(err);
 		goto out;
 	}
+	st.s = s;
 	qmp_session_set_state_cb(s, on_state, &st);
 	while (!st.done) {
 		if (event_base_loop(ctx->base, EVLOOP_ONCE) < 0)
@@ -187,17 +230,13 @@ static int exec_events(struct qc_ctx *ctx, const struct qc_run *run)
 		rc = cli_fail(st.err);
 	} else if (st.timed_out && o.count && st.seen < o.count) {
 		if (qmp_session_state(s) != QMP_SESSION_READY)
-			qc_error_set(&err, "no greeting from %s within %g s: the monitor is probably serving another "
-				     "client (QEMU serves one client per monitor socket)",
-				     addr, ctx->timeout_ms / 1000.0);
+			no_greeting(&err, s, addr, ctx->timeout_ms);
 		else
 			qc_error_set(&err, "timed out after %g s with %ld of %ld events", ctx->timeout_ms / 1000.0,
 				     st.seen, o.count);
 		rc = cli_fail(err);
 	} else if (st.timed_out && qmp_session_state(s) != QMP_SESSION_READY) {
-		qc_error_set(&err, "no greeting from %s within %g s: the monitor is probably serving another client "
-			     "(QEMU serves one client per monitor socket)",
-			     addr, ctx->timeout_ms / 1000.0);
+		no_greeting(&err, s, addr, ctx->timeout_ms);
 		rc = cli_fail(err);
 	}
 out:

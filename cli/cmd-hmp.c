@@ -14,6 +14,8 @@ static const char usage[] =
 	"\n"
 	"Run a human monitor (HMP) command, e.g. 'info status', through QMP's\n"
 	"human-monitor-command and print its text.  Several words are joined with spaces.\n"
+	"A command HMP does not know is an error (exit 1, HMP's \"unknown command\" line\n"
+	"on stderr).\n"
 	"\n"
 	"  -s, --socket PATH   QMP socket (then VM is left out)\n"
 	"      --json          print the output as a JSON string\n"
@@ -23,6 +25,26 @@ static const char usage[] =
 	"\n"
 	"Example:\n"
 	"  qmpctl hmp /run/vm.qmp 'info version'\n";
+
+/* QEMU's HMP parser answers a command it does not know with exactly one
+ * line, "unknown command: 'WORDS'", as text in a successful reply (QMP sees
+ * no error).  Only that whole line counts: output that merely contains the
+ * words is some command's output. */
+static bool hmp_unknown_command(const char *text)
+{
+	static const char head[] = "unknown command: '";
+	size_t len = strlen(text);
+
+	if (strncmp(text, head, sizeof(head) - 1))
+		return false;
+	if (len >= 2 && text[len - 2] == '\r' && text[len - 1] == '\n')
+		len -= 2;
+	else if (len >= 1 && text[len - 1] == '\n')
+		len--;
+	if (len <= sizeof(head) - 1 || text[len - 1] != '\'')
+		return false;
+	return !memchr(text, '\n', len);
+}
 
 static int exec_hmp(struct qc_ctx *ctx, const struct qc_run *run)
 {
@@ -41,6 +63,13 @@ static int exec_hmp(struct qc_ctx *ctx, const struct qc_run *run)
 	ret = qmp_sync_execute(ctx->base, run->s, "human-monitor-command", args, &err);
 	if (!ret)
 		return cli_fail(err);
+	if (json_object_is_type(ret, json_type_string) && hmp_unknown_command(json_object_get_string(ret))) {
+		const char *text = json_object_get_string(ret);
+
+		cli_error("%.*s", (int)strcspn(text, "\r\n"), text);
+		json_object_put(ret);
+		return 1;
+	}
 	if (ctx->json) {
 		cli_print_json(ctx, ret);
 	} else {

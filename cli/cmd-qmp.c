@@ -24,6 +24,7 @@ static const char usage[] =
 	"\n"
 	"Run a QMP command and print its return value as JSON (pretty; compact with --json).\n"
 	"\n"
+	"COMMAND may also be a whole QMP command, {\"execute\": ..., \"arguments\": ...}.\n"
 	"ARGS is one JSON object, or key=value words as in qmp-shell: dotted keys build\n"
 	"nested objects (a.b=1), values that parse as JSON (numbers, true, false, null,\n"
 	"[...], {...}, \"...\") are used as JSON, anything else is a string.\n"
@@ -31,6 +32,8 @@ static const char usage[] =
 	"  -b, --batch         read commands from stdin, one per line ('cmd key=value ...'\n"
 	"                      or {\"execute\": ..., \"arguments\": ...}), send them all at\n"
 	"                      once and print each return value as one JSON line, in order\n"
+	"                      (a failed command: its {\"error\": ...} line, and the message\n"
+	"                      with its line number on stderr)\n"
 	"  -F, --fd FILE       open FILE and pass its descriptor with the command\n"
 	"                      (SCM_RIGHTS, for getfd and add-fd; unix sockets only)\n"
 	"  -s, --socket PATH   QMP socket (then VM is left out)\n"
@@ -43,6 +46,7 @@ static const char usage[] =
 	"  qmpctl qmp /run/vm.qmp query-status\n"
 	"  qmpctl qmp /run/vm.qmp human-monitor-command command-line='info version'\n"
 	"  qmpctl qmp /run/vm.qmp blockdev-add '{\"driver\": \"null-co\", \"node-name\": \"n0\"}'\n"
+	"  qmpctl qmp /run/vm.qmp '{\"execute\": \"query-name\"}'\n"
 	"\n"
 	"Exit status: 0 on success, 1 on an error (\"qmpctl: CLASS: description\"), 2 on bad usage.\n";
 
@@ -74,6 +78,7 @@ static int own_opt(void *opaque, int opt, const char *arg)
 struct slot {
 	char *out; /* compact JSON of the return value; NULL until done */
 	struct qc_error *err;
+	unsigned lineno; /* of the command in the input */
 	bool done;
 };
 
@@ -95,15 +100,34 @@ struct batch_req {
 	size_t index;
 };
 
+/* {"error": {"class": ..., "desc": ...}}, as QEMU words a failure. */
+static void print_error_line(const struct qc_error *err)
+{
+	struct json_object *reply = json_object_new_object(), *e = json_object_new_object();
+
+	json_object_object_add(e, "class", json_object_new_string(err->qmp_class ? err->qmp_class : "GenericError"));
+	json_object_object_add(e, "desc", json_object_new_string(err->msg));
+	json_object_object_add(reply, "error", e);
+	puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(reply);
+}
+
 static void batch_flush(struct batch *b)
 {
 	while (b->next_print < b->n && b->slots[b->next_print].done) {
 		struct slot *sl = &b->slots[b->next_print++];
 
 		if (sl->err) {
+			struct qc_error *e = sl->err;
+
+			/* A line for every command, so that output N answers input
+			 * line N; the message on stderr says which line it was. */
 			b->failed++;
+			print_error_line(e);
 			fflush(stdout);
-			cli_fail(sl->err);
+			cli_error("line %u: %s%s%s", sl->lineno, e->qmp_class ? e->qmp_class : "",
+				  e->qmp_class ? ": " : "", e->msg);
+			qc_error_free(e);
 			sl->err = NULL;
 		} else {
 			puts(sl->out);
@@ -158,8 +182,8 @@ static void batch_line(struct batch *b, const char *line)
 		return;
 	struct slot *sl = batch_slot(b);
 
+	sl->lineno = b->lineno;
 	if (qmp_args_parse_line(p, &cmd, &args, &err) < 0) {
-		qc_error_prepend(&err, "line %u", b->lineno);
 		sl->err = err;
 		sl->done = true;
 		return;
@@ -300,6 +324,7 @@ static int exec_qmp(struct qc_ctx *ctx, const struct qc_run *run)
 	struct json_object *args = NULL, *ret;
 	struct qmp_session *s;
 	const char *name;
+	char *owned_name = NULL;
 	int argc = run->argc, rc, i = 0, fd = -1;
 	char **argv = run->argv;
 
@@ -320,14 +345,30 @@ static int exec_qmp(struct qc_ctx *ctx, const struct qc_run *run)
 	}
 	if (i >= argc)
 		return cli_usage_error(cmd, "no QMP command given");
-	name = argv[i++];
-	args = qmp_args_parse(argc - i, argv + i, &err);
-	if (!args) {
-		rc = cli_usage_error(cmd, "%s", err->msg);
-		qc_error_free(err);
-		return rc;
+	name = argv[i];
+	while (*name == ' ' || *name == '\t' || *name == '\n')
+		name++;
+	if (*name == '{') {
+		/* A whole QMP object ({"execute": ..., "arguments": ...}), as
+		 * --batch and the shell take it. */
+		if (argc - i > 1)
+			return cli_usage_error(cmd, "unexpected argument '%s' after a whole QMP command", argv[i + 1]);
+		if (qmp_args_parse_line(name, &owned_name, &args, &err) < 0) {
+			rc = cli_usage_error(cmd, "%s", err->msg);
+			qc_error_free(err);
+			return rc;
+		}
+		name = owned_name;
+	} else {
+		name = argv[i++];
+		args = qmp_args_parse(argc - i, argv + i, &err);
+		if (!args) {
+			rc = cli_usage_error(cmd, "%s", err->msg);
+			qc_error_free(err);
+			return rc;
+		}
 	}
-	if (json_object_object_length(args) == 0) {
+	if (args && json_object_object_length(args) == 0) {
 		json_object_put(args);
 		args = NULL;
 	}
@@ -338,6 +379,7 @@ static int exec_qmp(struct qc_ctx *ctx, const struct qc_run *run)
 		if (fd < 0) {
 			qc_error_set_errno(&err, errno, "cannot open %s", o.fd_file);
 			json_object_put(args);
+			free(owned_name);
 			return cli_fail(err);
 		}
 	}
@@ -346,9 +388,11 @@ static int exec_qmp(struct qc_ctx *ctx, const struct qc_run *run)
 		json_object_put(args);
 		if (fd >= 0)
 			close(fd);
+		free(owned_name);
 		return 1;
 	}
 	ret = qmp_sync_execute_ex(ctx->base, s, name, args, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, 0, &err);
+	free(owned_name);
 	if (fd >= 0)
 		close(fd);
 	if (!ret && err)

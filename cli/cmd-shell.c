@@ -47,8 +47,9 @@ static const char usage[] =
 	"('quit' is QMP's quit: it ends QEMU).\n"
 	"\n"
 	"From a script: one reply per command as a JSON line ({\"return\": ...} or\n"
-	"{\"error\": ...}); errors are also reported on stderr.  The script stops at the\n"
-	"first failing command unless --keep-going; exit status 1 if any failed.\n"
+	"{\"error\": ...}, a line that does not parse too); errors are also reported on\n"
+	"stderr.  'exit' ends the script.  The script stops at the first failing command\n"
+	"unless --keep-going; exit status 1 if any failed.\n"
 	"\n"
 	"  -H, --hmp           every line is a human monitor (HMP) command\n"
 	"  -k, --keep-going    script mode: go on after a failed command\n"
@@ -206,7 +207,16 @@ static int run_script(struct shell *sh)
 			p++;
 		if (!*p || *p == '#')
 			continue;
+		/* As on a terminal: exit ends the script here, not QEMU. */
+		if (!strcmp(p, "exit"))
+			break;
 		if (build(sh, p, &cmd, &args, &err) < 0) {
+			/* A line for it too, so that replies stay in step with
+			 * commands (--keep-going). */
+			reply = make_reply(NULL, err, 0);
+			puts(compact(reply));
+			fflush(stdout);
+			json_object_put(reply);
 			qc_error_prepend(&err, "line %u", lineno);
 			cli_fail(err);
 			failed++;
@@ -367,6 +377,9 @@ static void on_line(char *line)
 		leave(sh);
 		return;
 	}
+	/* The line is taken and the cursor on a fresh row: what is said now
+	 * goes there, with no prompt redrawn under it (a fresh one follows). */
+	sh->prompt_on = false;
 	while (is_space(*p))
 		p++;
 	n = strlen(p);
@@ -404,8 +417,10 @@ out:
 	free(line);
 	/* A fresh, empty line and prompt (libedit does not always reset its
 	 * buffer after calling us). */
-	if (!sh->done && !sh->leaving)
+	if (!sh->done && !sh->leaving) {
 		rl_callback_handler_install(sh->o->hmp ? PROMPT_HMP : PROMPT_QMP, on_line);
+		sh->prompt_on = true;
+	}
 }
 
 static void on_stdin(evutil_socket_t fd, short what, void *arg)
@@ -424,6 +439,9 @@ static void on_sigint(struct shell *sh)
 		sh->done = true;
 		return;
 	}
+	/* Not an end: main must not die of it when the shell ends later. */
+	sh->ctx->signo = 0;
+	sh->ctx->cancel = false;
 	if (!sh->prompt_on)
 		return;
 	rl_callback_handler_remove();

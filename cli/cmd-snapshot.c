@@ -61,7 +61,8 @@ static const char usage[] =
 	"-t bounds each QMP reply, not a job: a longer save runs to its end.\n"
 	"Ctrl-C (SIGINT, SIGTERM, SIGHUP) during create never leaves the snapshot: QEMU\n"
 	"finishes a save before it sees the cancel, so the snapshot just made is deleted\n"
-	"again (exit 1, \"interrupted: snapshot NAME removed\"); the VM keeps running.\n";
+	"again (\"interrupted: snapshot NAME removed\", then qmpctl dies of the signal:\n"
+	"130 for Ctrl-C); the VM keeps running.\n";
 
 struct snap_opts {
 	bool disk_only, force, paused, force_share;
@@ -110,7 +111,8 @@ static int own_opt(void *opaque, int opt, const char *arg)
 
 /* ---- output ------------------------------------------------------------------ */
 
-static void fmt_date(char *buf, size_t len, int64_t sec, bool iso)
+/* The tables' date, as virsh shows it (JSON has cli_rfc3339). */
+static void fmt_date(char *buf, size_t len, int64_t sec)
 {
 	time_t t = (time_t)sec;
 	struct tm tm;
@@ -119,7 +121,7 @@ static void fmt_date(char *buf, size_t len, int64_t sec, bool iso)
 		snprintf(buf, len, "-");
 		return;
 	}
-	strftime(buf, len, iso ? "%Y-%m-%dT%H:%M:%S%z" : "%Y-%m-%d %H:%M:%S %z", &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S %z", &tm);
 }
 
 static void fmt_clock(char *buf, size_t len, uint64_t nsec)
@@ -144,9 +146,9 @@ static char *disks_of(const struct snap_entry *e)
 static struct json_object *entry_json(const struct snap_entry *e)
 {
 	struct json_object *o = json_object_new_object(), *d = json_object_new_array();
-	char date[64], clock[32];
+	char date[CLI_TIME_LEN], clock[32];
 
-	fmt_date(date, sizeof(date), e->date_sec, true);
+	cli_rfc3339(date, e->date_sec, -1, false);
 	fmt_clock(clock, sizeof(clock), e->vm_clock_nsec);
 	json_object_object_add(o, "name", json_object_new_string(e->name));
 	json_object_object_add(o, "date", json_object_new_string(date));
@@ -176,7 +178,7 @@ static int print_list(struct qc_ctx *ctx, struct snap_disk *disks, size_t n)
 		char date[64], size[32];
 		char *where = disks_of(e);
 
-		fmt_date(date, sizeof(date), e->date_sec, false);
+		fmt_date(date, sizeof(date), e->date_sec);
 		img_size_str(size, sizeof(size), e->vm_state_size);
 		const char *cells[] = { e->name, date, snap_state_name(e->state), size, where };
 
@@ -224,7 +226,7 @@ static int print_info(struct qc_ctx *ctx, const char *vmname, struct snap_disk *
 	} else {
 		char date[64], size[32], *where = disks_of(e);
 
-		fmt_date(date, sizeof(date), e->date_sec, false);
+		fmt_date(date, sizeof(date), e->date_sec);
 		img_size_str(size, sizeof(size), e->vm_state_size);
 		printf("%-15s %s\n", "Name:", e->name);
 		printf("%-15s %s\n", "Domain:", vmname);
@@ -470,7 +472,8 @@ static const char create_usage[] =
 	"-t bounds each QMP reply, not a job: a longer save runs to its end.\n"
 	"Ctrl-C (SIGINT, SIGTERM, SIGHUP) during create never leaves the snapshot: QEMU\n"
 	"finishes a save before it sees the cancel, so the snapshot just made is deleted\n"
-	"again (exit 1, \"interrupted: snapshot NAME removed\"); the VM keeps running.\n";
+	"again (\"interrupted: snapshot NAME removed\", then qmpctl dies of the signal:\n"
+	"130 for Ctrl-C); the VM keeps running.\n";
 
 static const char list_usage[] = "Usage: qmpctl snapshot list [OPTIONS] VM\n"
 				 "\n"

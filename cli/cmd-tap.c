@@ -164,13 +164,12 @@ static void log_line(struct tap_run *r, const char *dir, unsigned client, const 
 {
 	struct qc_buf b = { 0 };
 	struct timeval tv;
-	struct tm tm;
-	char when[32];
+	char when[CLI_TIME_LEN];
 
 	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	qc_buf_printf(&b, "{\"time\":\"%s.%06ldZ\",\"dir\":\"%s\"", when, (long)tv.tv_usec, dir);
+	/* UTC: logs of several hosts compare as they are. */
+	cli_rfc3339(when, tv.tv_sec, (long)tv.tv_usec, true);
+	qc_buf_printf(&b, "{\"time\":\"%s\",\"dir\":\"%s\"", when, dir);
 	if (client)
 		qc_buf_printf(&b, ",\"client\":%u", client);
 	if (latency_ms >= 0)

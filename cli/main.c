@@ -140,6 +140,22 @@ void cli_catch_signals(struct qc_ctx *ctx, unsigned which)
 	}
 }
 
+/* A verb that a signal interrupted has said what it cleaned up; it then ends
+ * as any program killed by that signal, so that a calling shell sees 130
+ * (SIGINT) and stops its loop, which it does not for a plain exit 1. */
+static void die_of_signal(int sig)
+{
+	sigset_t set;
+
+	fflush(NULL);
+	signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+	_exit(128 + sig); /* not reached: the default action of these ends us */
+}
+
 /* ---- running one verb ------------------------------------------------------------ */
 
 static int resolve(struct qc_ctx *ctx, const char *what, struct qmp_vm *vm)
@@ -330,6 +346,10 @@ int main(int argc, char **argv)
 	if (ferror(stdout)) {
 		cli_error("error writing output");
 		rc = 1;
+	}
+	if (rc && ctx.signo) {
+		free(usage);
+		die_of_signal(ctx.signo);
 	}
 done:
 	free(usage);

@@ -79,6 +79,26 @@ struct json_object *cli_json_str(const char *s)
 	return s ? json_object_new_string(s) : NULL;
 }
 
+void cli_rfc3339(char buf[CLI_TIME_LEN], int64_t sec, long usec, bool utc)
+{
+	time_t t = (time_t)sec;
+	struct tm tm;
+	char frac[16] = "";
+	long off;
+
+	if ((int64_t)t != sec || !(utc ? gmtime_r(&t, &tm) : localtime_r(&t, &tm))) {
+		snprintf(buf, CLI_TIME_LEN, "-");
+		return;
+	}
+	if (usec >= 0)
+		snprintf(frac, sizeof(frac), ".%06ld", usec % 1000000);
+	/* strftime's %z has no colon (+0000); RFC 3339 wants +00:00. */
+	off = utc ? 0 : tm.tm_gmtoff / 60;
+	snprintf(buf, CLI_TIME_LEN, "%04d-%02d-%02dT%02d:%02d:%02d%s%c%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac, off < 0 ? '-' : '+', (int)(labs(off) / 60 % 100),
+		 (int)(labs(off) % 60));
+}
+
 void cli_trace(void *opaque, bool outgoing, const char *json)
 {
 	struct timeval tv;

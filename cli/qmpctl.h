@@ -136,6 +136,11 @@ void cli_print_json(const struct qc_ctx *ctx, struct json_object *v);
 void cli_trace(void *opaque, bool outgoing, const char *json);
 /* A JSON string, or JSON null for NULL. */
 struct json_object *cli_json_str(const char *s);
+/* Every time qmpctl writes into JSON, in RFC 3339 with a numeric offset:
+ * 2026-12-01T20:03:10+00:00 (usec >= 0 adds .UUUUUU before the offset).
+ * utc: in UTC, else in local time.  "-" when sec is out of range. */
+#define CLI_TIME_LEN 80
+void cli_rfc3339(char buf[CLI_TIME_LEN], int64_t sec, long usec, bool utc);
 
 /* A virsh-style table. */
 struct cli_table {

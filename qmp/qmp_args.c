@@ -48,8 +48,14 @@ static struct json_object *parse_object(const char *text, struct qc_error **errp
 		struct json_tokener *tok = json_tokener_new();
 		struct json_object *junk = json_tokener_parse_ex(tok, text, (int)strlen(text));
 
-		qc_error_set(errp, "arguments are not valid JSON (%s): %s",
-			     junk ? "trailing characters" : json_tokener_error_desc(json_tokener_get_error(tok)), text);
+		enum json_tokener_error e = json_tokener_get_error(tok);
+
+		/* json-c's "continue" means the text ended inside the value. */
+		if (!junk && e == json_tokener_continue)
+			qc_error_set(errp, "incomplete JSON (an object, array or string is not closed): %s", text);
+		else
+			qc_error_set(errp, "not valid JSON (%s): %s",
+				     junk ? "trailing characters" : json_tokener_error_desc(e), text);
 		json_object_put(junk);
 		json_tokener_free(tok);
 		return NULL;

@@ -86,6 +86,7 @@ struct qmp_session {
 
 	int busy;
 	bool free_me;
+	bool peer_closed; /* the failure is QEMU (or the socket) ending the connection */
 	struct event *pump_ev;
 };
 
@@ -509,6 +510,7 @@ static void tr_close(void *opaque, const struct qc_error *cause)
 			     cause ? cause->msg : "");
 	if (cause && err)
 		err->errnum = cause->errnum;
+	s->peer_closed = true;
 	session_fail(s, err);
 	leave(s);
 }
@@ -534,6 +536,15 @@ static void session_fail(struct qmp_session *s, struct qc_error *err)
 		struct qc_error *cerr = NULL;
 
 		unlink_cmd(s, c);
+		/* QEMU ends at quit and may close the socket before its reply
+		 * is read (or written): the end is the answer. */
+		if (s->peer_closed && c->on_wire && !strcmp(c->name, "quit")) {
+			struct json_object *ok = json_object_new_object();
+
+			complete(s, c, ok, NULL);
+			json_object_put(ok);
+			continue;
+		}
 		if (c->fn) {
 			qc_error_set(&cerr, "%s (while waiting for the reply to '%s')", err->msg, c->name);
 			cerr->errnum = err->errnum;
@@ -545,16 +556,52 @@ static void session_fail(struct qmp_session *s, struct qc_error *err)
 		notify_close(s);
 }
 
+/* A qmpctl process listening where a monitor was expected is a tap (tap
+ * --reconnect keeps its socket while QEMU is away): its clients wait for
+ * QEMU, not for another client of QEMU's. */
+bool qmp_session_peer_is_tap(const struct qmp_session *s, int *pid)
+{
+	char path[64], buf[4096];
+	size_t n;
+	FILE *f;
+	bool tap = false;
+
+	*pid = s->tr ? qmp_transport_peer_pid(s->tr) : 0;
+	if (*pid <= 0)
+		return false;
+	/* The command line, not comm: under a wrapper (valgrind) the program
+	 * is one of its words. */
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", *pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	for (size_t i = 0; i < n && !tap; i += strlen(buf + i) + 1) {
+		const char *base = strrchr(buf + i, '/');
+
+		tap = !strcmp(base ? base + 1 : buf + i, "qmpctl");
+	}
+	return tap;
+}
+
 static void on_greeting_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct qmp_session *s = arg;
 	struct qc_error *err = NULL;
+	int pid;
 	double secs = s->opts.greeting_timeout_ms / 1000.0;
 
 	(void)fd;
 	(void)what;
 	enter(s);
-	if (s->state == QMP_SESSION_GREETING || s->state == QMP_SESSION_CONNECTING)
+	if ((s->state == QMP_SESSION_GREETING || s->state == QMP_SESSION_CONNECTING) && qmp_session_peer_is_tap(s, &pid))
+		qc_error_set(&err,
+			     "no greeting from %s within %g s: it is a qmpctl tap (pid %d) waiting for QEMU to come; "
+			     "it greets its clients once it reaches QEMU",
+			     s->peer, secs, pid);
+	else if (s->state == QMP_SESSION_GREETING || s->state == QMP_SESSION_CONNECTING)
 		qc_error_set(&err,
 			     "no greeting from %s within %g s: the monitor is probably serving another client "
 			     "(QEMU serves one client per monitor socket)",

@@ -114,4 +114,8 @@ void qmp_session_unsubscribe(struct qmp_session *s, struct qmp_subscription *sub
  * and must hear of the end.  Unsubscribe with qmp_session_unsubscribe. */
 struct qmp_subscription *qmp_session_watch_close(struct qmp_session *s, qmp_state_fn fn, void *opaque);
 
+/* Whether the peer of a unix socket is a qmpctl process (a tap, which
+ * greets its clients only once it reaches QEMU); *pid: its pid, 0 unknown. */
+bool qmp_session_peer_is_tap(const struct qmp_session *s, int *pid);
+
 #endif

@@ -536,6 +536,17 @@ bool qmp_transport_is_unix(const struct qmp_transport *t)
 	return t->is_unix;
 }
 
+int qmp_transport_peer_pid(const struct qmp_transport *t)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int fd = t->bev ? (int)bufferevent_getfd(t->bev) : t->fd;
+
+	if (!t->is_unix || fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0)
+		return 0;
+	return (int)cred.pid;
+}
+
 void qmp_transport_close(struct qmp_transport *t)
 {
 	if (t->closed)

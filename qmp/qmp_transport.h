@@ -45,6 +45,9 @@ int qmp_transport_send(struct qmp_transport *t, const void *data, size_t len, co
 /* Bytes queued but not yet written to the socket. */
 size_t qmp_transport_pending(const struct qmp_transport *t);
 bool qmp_transport_is_unix(const struct qmp_transport *t);
+/* The pid of the process at the other end of a connected unix socket
+ * (SO_PEERCRED), or 0 when unknown. */
+int qmp_transport_peer_pid(const struct qmp_transport *t);
 /* Closes the connection without calling on_close. */
 void qmp_transport_close(struct qmp_transport *t);
 void qmp_transport_free(struct qmp_transport *t);

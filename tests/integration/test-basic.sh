@@ -61,6 +61,16 @@ assert_le 3 "$(line_count "$pretty")" "pretty output spans several lines"
 assert_eq "$(jq -cS . <<<"$compact")" "$(jq -cS . <<<"$pretty")" "pretty and compact output hold the same value"
 assert_eq "" "$ERR" "nothing on stderr without -v"
 
+note "a whole QMP command as the COMMAND argument, as --batch and the shell take it"
+assert_exit 0 qmpctl --json qmp "$QMP_SOCK" '{"execute": "query-name"}'
+assert_json "$OUT" '.name == "basic"' "query-name from a whole QMP object"
+assert_exit 0 qmpctl --json qmp "$QMP_SOCK" ' {"execute": "qom-get", "arguments": {"path": "/machine", "property": "type"}}'
+assert_match "$OUT" '^"[a-z0-9.-]+-machine"$' "its arguments are sent too"
+assert_exit 2 qmpctl qmp "$QMP_SOCK" '{"execute": "query-name"}' extra=1
+assert_contains "$ERR" "after a whole QMP command" "nothing may follow it"
+assert_exit 2 qmpctl qmp "$QMP_SOCK" '{"arguments": {}}'
+assert_contains "$ERR" '"execute"' "an object without execute is a usage error"
+
 note "--socket / -s forms, global options after the verb"
 assert_exit 0 qmpctl --socket "$QMP_SOCK" --json qmp query-status
 assert_json "$OUT" '.status == "running"' "--socket before the verb"

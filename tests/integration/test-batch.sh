@@ -66,10 +66,22 @@ assert_json "$(sed -n 2p <<<"$OUT")" '.name == "batch"' "second reply is query-n
 note "a failing command in the middle: exit 1, the others still answered"
 printf 'query-name\nno-such-command\nquery-name bogus=1\nquery-status\n' >"$T/in3"
 RUN_STDIN=$T/in3 assert_exit 1 qmpctl qmp "$QMP_SOCK" --batch
-assert_contains "$ERR" "qmpctl: CommandNotFound: " "the CommandNotFound error"
-assert_match "$ERR" "qmpctl: GenericError: .*bogus" "the GenericError"
-assert_json "$(head -n 1 <<<"$OUT")" '.name == "batch"' "first reply printed"
-assert_json "$(tail -n 1 <<<"$OUT")" '.status == "running"' "last reply printed"
+assert_contains "$ERR" "qmpctl: line 2: CommandNotFound: " "the CommandNotFound error, with its line"
+assert_match "$ERR" "qmpctl: line 3: GenericError: .*bogus" "the GenericError, with its line"
+assert_eq 4 "$(line_count "$OUT")" "one output line per command, failed ones too"
+assert_json "$(sed -n 1p <<<"$OUT")" '.name == "batch"' "first reply printed"
+assert_json "$(sed -n 2p <<<"$OUT")" '.error.class == "CommandNotFound"' "line 2: its error line"
+assert_json "$(sed -n 3p <<<"$OUT")" '.error.class == "GenericError" and (.error.desc | test("bogus"))' \
+	"line 3: its error line"
+assert_json "$(sed -n 4p <<<"$OUT")" '.status == "running"' "last reply printed, on line 4"
+
+note "a line that does not parse still gets its error line"
+printf 'query-name\n{"execute": \nquery-status\n' >"$T/in3b"
+RUN_STDIN=$T/in3b assert_exit 1 qmpctl qmp "$QMP_SOCK" --batch
+assert_eq 3 "$(line_count "$OUT")" "three lines for three commands"
+assert_json "$(sed -n 2p <<<"$OUT")" '.error.class == "GenericError"' "line 2: an error line"
+assert_contains "$ERR" "qmpctl: line 2: " "stderr names the line"
+assert_json "$(sed -n 3p <<<"$OUT")" '.status == "running"' "line 3 answered"
 
 note "empty input"
 : >"$T/empty"

@@ -53,6 +53,8 @@ assert_exit 0 qmpctl qmp "$QMP_SOCK2" stop
 bg_wait "$pid" $((10 * SLOW))
 assert_eq 0 "$BG_RC" "events -t without --count ends with 0"
 assert_eq "STOP RESUME STOP" "$(jq -r .event "$T/l.out" | tr '\n' ' ' | sed 's/ $//')" "events in order"
+assert_eq "qmpctl: warning: 'NO_SUCH_EVENT' is not an event of this QEMU (query-qmp-schema)" \
+	"$(grep '^qmpctl: ' "$T/l.err")" "a warning for the name that is no event, none for STOP and RESUME"
 assert_exit 0 qmpctl qmp "$QMP_SOCK2" cont
 
 note "events -t 1 with nothing happening"

@@ -31,3 +31,10 @@ assert_json "$OUT" '.running == false and .status == "paused"' "stopped through 
 assert_exit 0 qmpctl hmp --socket "$QMP_SOCK" cont
 assert_exit 0 qmpctl hmp "$QMP_SOCK" 'info status'
 assert_eq "VM status: running" "$OUT" "running again"
+
+note "a command HMP does not know is an error, its text on stderr"
+assert_exit 1 qmpctl hmp "$QMP_SOCK" nosuchcmd
+assert_eq "qmpctl: unknown command: 'nosuchcmd'" "$ERR" "HMP's words, as an error"
+assert_eq "" "$OUT" "nothing on stdout"
+assert_exit 1 qmpctl --json hmp "$QMP_SOCK" 'info nosuchthing'
+assert_eq "qmpctl: unknown command: 'info nosuchthing'" "$ERR" "an unknown info subcommand too"

@@ -54,9 +54,27 @@ assert_json "$OUT" '.status == "running"' "the stop after the failure never ran"
 note "--keep-going runs every line and still exits 1"
 shell_script $'no-such-command\nquery-status x=\'unterminated\nstop\nquery-status\ncont\n' --keep-going
 assert_eq 1 "$RC" "exit status"
-assert_eq 4 "$(line_count "$OUT")" "replies for the four commands that reached QEMU"
-assert_json "$(sed -n 3p <<<"$OUT")" '.return.status == "paused"' "stop ran after the failures"
+assert_eq 5 "$(line_count "$OUT")" "a reply line for every command, the one that did not parse too"
+assert_json "$(sed -n 2p <<<"$OUT")" '.error.class == "GenericError"' "the syntax error's line"
+assert_json "$(sed -n 4p <<<"$OUT")" '.return.status == "paused"' "stop ran after the failures"
 assert_match "$ERR" 'line 2: ' "the syntax error is reported with its line"
+
+note "exit ends a script as it ends the shell on a terminal"
+shell_script $'query-name
+exit
+stop
+'
+assert_eq 0 "$RC" "exit status (stderr: $ERR)"
+assert_eq 1 "$(line_count "$OUT")" "nothing after exit ran"
+assert_not_contains "$ERR" "CommandNotFound" "exit was not sent to QEMU"
+assert_exit 0 qmpctl --json qmp "$QMP_SOCK" query-status
+assert_json "$OUT" '.status == "running"' "the stop after exit never ran"
+
+note "incomplete JSON is called so"
+shell_script $'{"execute": "query-name"\n'
+assert_eq 1 "$RC"
+assert_match "$ERR" '^qmpctl: line 1: incomplete JSON \(an object, array or string is not closed\): ' "a message a person reads"
+assert_not_contains "$ERR" "continue" "not json-c's word"
 
 note "--json and -v"
 shell_script $'query-name\n' -v
@@ -132,6 +150,16 @@ wait_for_match "$PTY" '"node-name": "n1"' $((10 * SLOW)) "the command with a com
 type_keys $'hmp inf\tstatu\t\r'
 wait_for_match "$PTY" 'VM status: (running|paused)|not found|unknown command' $((10 * SLOW)) "no reply to the completed HMP line"
 assert_match "$(cat "$PTY")" 'VM status: running' "Tab completed 'hmp inf' and 'statu'"
+
+# An error from a line that does not parse: the next prompt on a row of its own.
+n=$(count_prompts)
+type_keys $'{"execute": \r'
+wait_for_match "$PTY" 'incomplete JSON' $((10 * SLOW)) "no error for incomplete JSON"
+prompts $((n + 1))
+type_keys $'query-target\r'
+wait_for_match "$PTY" '"arch"' $((10 * SLOW)) "no reply to the line after the error"
+assert_eq "(QEMU) query-target" "$(grep -a -A1 'incomplete JSON' "$PTY" | tail -n1 | tr -d '\r')" \
+	"one fresh prompt on the row after the error: $(grep -a -A1 'incomplete JSON' "$PTY" | cat -v)"
 
 n=$(count_prompts)
 type_keys 'no-such-thing'

@@ -208,7 +208,7 @@ kill -INT "$pid"
 bg_wait "$pid" $((20 * SLOW))
 msg=$(grep -v '^\[' "$T/int.err" || true)
 # Whenever the signal lands in the save, the promise is the same: the snapshot is removed again.
-assert_eq 1 "$BG_RC" "exit status after SIGINT (stderr: $msg)"
+assert_eq 130 "$BG_RC" "dies of SIGINT after its message (stderr: $msg)"
 assert_eq "qmpctl: interrupted: snapshot c removed" "$(grep '^qmpctl: ' <<<"$msg")" "says it was removed"
 assert_not_contains "$(cat "$T/int.out")" "created" "no success claimed"
 assert_eq "" "$(snaps "$C")" "no snapshot on the disk (qemu-img)"
@@ -226,7 +226,7 @@ wait_for_match "$T/term.err" '"event": ?"STOP"' $((20 * SLOW)) "the save did not
 kill -TERM "$pid"
 bg_wait "$pid" $((20 * SLOW))
 msg=$(grep -v '^\[' "$T/term.err" || true)
-assert_eq 1 "$BG_RC" "exit status after SIGTERM (stderr: $msg)"
+assert_eq 143 "$BG_RC" "dies of SIGTERM after its message (stderr: $msg)"
 assert_eq "qmpctl: interrupted: snapshot t removed" "$(grep '^qmpctl: ' <<<"$msg")" "says it was removed"
 assert_eq "" "$(snaps "$C")" "no snapshot on the disk (qemu-img)"
 get_status

@@ -72,7 +72,7 @@ assert_json "$list" 'all(.[]; keys == (["name", "date", "state", "vm-state-size"
 	"exactly the documented keys"
 s1=$(jq -c '.[0]' <<<"$list")
 assert_json "$s1" '.disks == ["vda", "vdb"] and ."vmstate-disk" == "vda" and .consistent == true' "s1 on both disks"
-assert_json "$s1" '.date | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{4}$")' "ISO 8601 date"
+assert_json "$s1" '.date | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{2}:[0-9]{2}$")' "RFC 3339 date"
 assert_json "$s1" '."vm-clock" | test("^[0-9]{2,}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}$")' "vm-clock as HH:MM:SS.mmm"
 assert_eq "$(jq '."vm-state-size"' <<<"$qa")" "$(jq '."vm-state-size"' <<<"$s1")" "vm-state-size is qemu-img's"
 assert_eq "$(jq '."date-sec"' <<<"$qa")" "$(date -d "$(jq -r .date <<<"$s1")" +%s)" "date is qemu-img's date-sec"

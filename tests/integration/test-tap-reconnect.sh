@@ -39,6 +39,15 @@ assert_eq "" "$(cat "$T/a.out")" "no greeting without a QEMU"
 _qf_alive "$TAP_PID" || fail "the tap ended without a QEMU"
 _ok
 
+note "a client that gives up on the greeting is told the tap waits for QEMU"
+assert_exit 1 qmpctl qmp "$TAP" query-name -t 1
+assert_match "$ERR" "^qmpctl: no greeting from $TAP within 1 s: it is a qmpctl tap \\(pid [0-9]+\\) waiting for QEMU to come" \
+	"says what the tap is waiting for"
+assert_not_contains "$ERR" "another client" "not a busy monitor"
+assert_exit 1 qmpctl events "$TAP" -t 1
+assert_match "$ERR" "^qmpctl: no greeting from $TAP within 1 s: it is a qmpctl tap \\(pid [0-9]+\\) waiting for QEMU" \
+	"events says so too"
+
 note "once QEMU is there the waiting client is greeted and served"
 qemu_start first
 ln -sfn "$QMP_SOCK" "$VM"

@@ -204,7 +204,7 @@ assert_json "$(jq -s '[.[] | select(.dir == "out" and .client == 1 and .msg.id =
 	'.latency_ms >= 250' "the latency of the command held up by a stopped QEMU shows the wait"
 assert_json "$(jq -s '[.[] | select(.dir == "event") | .msg.event]' "$LOG")" '. == ["STOP", "RESUME"]' \
 	"events logged once each"
-assert_json "$(jq -s '.[0]' "$LOG")" '(.time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\\.[0-9]{6}Z$"))' "timestamps"
+assert_json "$(jq -s '.[0]' "$LOG")" '(.time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\\.[0-9]{6}\\+00:00$"))' "RFC 3339 timestamps, UTC"
 assert_json "$(jq -s '[.[] | select(.dir == "out" and .local == true and .msg.QMP)] | length' "$LOG")" '. >= 4' \
 	"local greetings marked as such"
 assert_json "$(jq -s '[.[] | select(.dir == "connect" and .client == 1)][0]' "$LOG")" \

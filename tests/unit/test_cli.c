@@ -7,7 +7,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -168,6 +170,29 @@ static void test_parse(void **state)
 	assert_int_equal(rc, 0);
 }
 
+/* RFC 3339 with the colon in the offset, in UTC and in local time. */
+static void test_rfc3339(void **state)
+{
+	char buf[CLI_TIME_LEN];
+
+	(void)state;
+	cli_rfc3339(buf, 1796155390, -1, true);
+	assert_string_equal(buf, "2026-12-01T20:03:10+00:00");
+	cli_rfc3339(buf, 1796155390, 42, true);
+	assert_string_equal(buf, "2026-12-01T20:03:10.000042+00:00");
+	/* POSIX TZ: the offset is east-positive in RFC 3339, west-positive in TZ. */
+	setenv("TZ", "XYZ-05:30", 1);
+	tzset();
+	cli_rfc3339(buf, 1796155390, -1, false);
+	assert_string_equal(buf, "2026-12-02T01:33:10+05:30");
+	setenv("TZ", "ABC+03", 1);
+	tzset();
+	cli_rfc3339(buf, 1796155390, -1, false);
+	assert_string_equal(buf, "2026-12-01T17:03:10-03:00");
+	unsetenv("TZ");
+	tzset();
+}
+
 static void test_program_options(void **state)
 {
 	/* The program's own parse stops at the verb ('+'). */
@@ -188,6 +213,7 @@ int main(void)
 		cmocka_unit_test(test_suggest),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_program_options),
+		cmocka_unit_test(test_rfc3339),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

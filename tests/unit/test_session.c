@@ -690,6 +690,53 @@ static void test_disconnect_mid_command(void **state)
 		assert_int_equal(c->recs[i].calls, 1);
 }
 
+/* QEMU closes the socket at quit, sometimes before its reply: that end is
+ * quit's success.  A command behind it, and quit that never reached the
+ * wire, still fail. */
+static void test_quit_then_close(void **state)
+{
+	struct ctx *c = *state;
+	struct qmp_session_opts o = { .max_inflight = 1 };
+	struct json_object *m;
+
+	start(c, &o);
+	negotiate(c, PEER_GREETING_OOB);
+	exec(c, "quit", NULL, &c->recs[0]);
+	exec(c, "query-name", NULL, &c->recs[1]);
+	m = expect_cmd(c, "quit");
+	json_object_put(m);
+	peer_event(&c->peer, "SHUTDOWN", "{\"guest\": false, \"reason\": \"host-qmp-quit\"}");
+	peer_close(&c->peer);
+
+	wait_all(c, 2);
+	assert_int_equal(c->recs[0].calls, 1);
+	assert_false(c->recs[0].bad);
+	assert_null(c->recs[0].err);
+	assert_non_null(c->recs[0].ret);
+	assert_int_equal(c->recs[1].calls, 1);
+	assert_non_null(c->recs[1].err);
+	assert_non_null(strstr(c->recs[1].err->msg, "query-name"));
+	assert_true(pump_until(c->base, cond_closed, c, WAIT_MS));
+}
+
+/* Only QEMU closing counts: a quit whose session ends on a bad message
+ * from QEMU fails as any command would. */
+static void test_quit_bad_data_fails(void **state)
+{
+	struct ctx *c = *state;
+	struct json_object *m;
+
+	start(c, NULL);
+	negotiate(c, PEER_GREETING_OOB);
+	exec(c, "quit", NULL, &c->recs[0]);
+	m = expect_cmd(c, "quit");
+	json_object_put(m);
+	peer_send(&c->peer, "this is not json");
+	wait_all(c, 1);
+	assert_non_null(c->recs[0].err);
+	assert_null(c->recs[0].ret);
+}
+
 static void test_close_by_caller(void **state)
 {
 	struct ctx *c = *state;
@@ -1457,6 +1504,8 @@ int main(void)
 		T(test_command_timeout),
 		T(test_default_timeout_and_none),
 		T(test_disconnect_mid_command),
+		T(test_quit_then_close),
+		T(test_quit_bad_data_fails),
 		T(test_close_by_caller),
 		T(test_garbage_from_peer),
 		T(test_oversize_from_peer),
