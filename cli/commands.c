@@ -11,6 +11,10 @@
 	X(qc_cmd_events) \
 	X(qc_cmd_list) \
 	X(qc_cmd_disks) \
+	X(qc_cmd_domstate) \
+	X(qc_cmd_suspend) \
+	X(qc_cmd_resume) \
+	X(qc_cmd_reset) \
 	X(qc_cmd_snapshot) \
 	X(qc_cmd_snapshot_create) \
 	X(qc_cmd_snapshot_list) \
