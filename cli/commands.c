@@ -15,6 +15,8 @@
 	X(qc_cmd_suspend) \
 	X(qc_cmd_resume) \
 	X(qc_cmd_reset) \
+	X(qc_cmd_shutdown) \
+	X(qc_cmd_destroy) \
 	X(qc_cmd_snapshot) \
 	X(qc_cmd_snapshot_create) \
 	X(qc_cmd_snapshot_list) \

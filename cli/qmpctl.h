@@ -131,6 +131,11 @@ struct qmp_session *cli_connect(struct qc_ctx *ctx, struct qmp_vm *vm, const str
 /* The timeout a verb should use for one command. */
 unsigned cli_timeout(const struct qc_ctx *ctx);
 
+/* Runs the loop until the event name comes on s (0), or until timeout_ms,
+ * the session's end or an interrupt (ctx->cancel): -1 with *errp set. */
+int cli_wait_event(struct qc_ctx *ctx, struct qmp_session *s, const char *name, unsigned timeout_ms,
+		   struct qc_error **errp);
+
 /* Output. */
 void cli_print_json(const struct qc_ctx *ctx, struct json_object *v);
 void cli_trace(void *opaque, bool outgoing, const char *json);

@@ -1,0 +1,70 @@
+/*
+ * What the domain verbs (shutdown, reboot, destroy) share: waiting on the
+ * event loop for a QMP event, bounded by a timeout, a closed session or a
+ * signal.
+ */
+#include <event2/event.h>
+#include <json-c/json.h>
+#include <string.h>
+
+#include "qmpctl.h"
+
+struct wait_state {
+	bool seen, timed_out, closed;
+};
+
+static void on_event(void *opaque, const char *name, struct json_object *event)
+{
+	struct wait_state *w = opaque;
+
+	(void)name;
+	(void)event;
+	w->seen = true;
+}
+
+static void on_close(void *opaque, enum qmp_session_state state, const struct qc_error *err)
+{
+	struct wait_state *w = opaque;
+
+	(void)state;
+	(void)err;
+	w->closed = true;
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *opaque)
+{
+	struct wait_state *w = opaque;
+
+	(void)fd;
+	(void)what;
+	w->timed_out = true;
+}
+
+int cli_wait_event(struct qc_ctx *ctx, struct qmp_session *s, const char *name, unsigned timeout_ms,
+		   struct qc_error **errp)
+{
+	struct wait_state w = { 0 };
+	struct qmp_subscription *sub, *closesub;
+	struct event *timer = evtimer_new(ctx->base, on_timer, &w);
+	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+	int rc = 0;
+
+	sub = qmp_session_subscribe(s, name, on_event, &w);
+	closesub = qmp_session_watch_close(s, on_close, &w);
+	evtimer_add(timer, &tv);
+	while (!w.seen && !w.timed_out && !w.closed && !ctx->cancel)
+		event_base_loop(ctx->base, EVLOOP_ONCE);
+	if (!w.seen) {
+		rc = -1;
+		if (ctx->cancel)
+			qc_error_set(errp, "interrupted while waiting for %s", name);
+		else if (w.closed)
+			qc_error_set(errp, "the monitor closed before %s", name);
+		else
+			qc_error_set(errp, "no %s event within %u s", name, (timeout_ms + 999) / 1000);
+	}
+	event_free(timer);
+	qmp_session_unsubscribe(s, closesub);
+	qmp_session_unsubscribe(s, sub);
+	return rc;
+}
