@@ -16,6 +16,7 @@
 	X(qc_cmd_resume) \
 	X(qc_cmd_reset) \
 	X(qc_cmd_shutdown) \
+	X(qc_cmd_reboot) \
 	X(qc_cmd_destroy) \
 	X(qc_cmd_snapshot) \
 	X(qc_cmd_snapshot_create) \
