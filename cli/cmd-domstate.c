@@ -49,37 +49,17 @@ static int opt_domstate(void *o, int opt, const char *arg)
 	return 0;
 }
 
-/* QEMU's run state -> virsh's state and reason (libvirt's qemu monitor
- * mapping of paused reasons). */
-static const struct {
-	const char *status, *state, *reason;
-} states[] = {
-	{ "running", "running", "unknown" },	     { "paused", "paused", "user" },
-	{ "prelaunch", "paused", "user" },	     { "restore-vm", "paused", "user" },
-	{ "debug", "paused", "debugging" },	     { "inmigrate", "paused", "migrating" },
-	{ "postmigrate", "paused", "migrating" },    { "finish-migrate", "paused", "migrating" },
-	{ "io-error", "paused", "I/O error" },	     { "save-vm", "paused", "saving" },
-	{ "watchdog", "paused", "watchdog" },	     { "shutdown", "paused", "shutting down" },
-	{ "guest-panicked", "crashed", "panicked" }, { "suspended", "pmsuspended", "unknown" },
-	{ "internal-error", "paused", "unknown" },   { "colo", "running", "unknown" },
-};
-
 static int exec_domstate(struct qc_ctx *ctx, const struct qc_run *run)
 {
 	struct qc_error *err = NULL;
 	struct json_object *ret, *st;
-	const char *status, *state = "paused", *reason = "unknown";
+	const char *status, *state, *reason;
 
 	ret = qmp_sync_execute(ctx->base, run->s, "query-status", NULL, &err);
 	if (!ret)
 		return cli_fail(err);
 	status = json_object_object_get_ex(ret, "status", &st) ? json_object_get_string(st) : "";
-	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
-		if (!strcmp(states[i].status, status)) {
-			state = states[i].state;
-			reason = states[i].reason;
-			break;
-		}
+	cli_state_words(status, &state, &reason);
 	if (ctx->json) {
 		struct json_object *o = json_object_new_object();
 

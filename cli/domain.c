@@ -1,13 +1,40 @@
 /*
  * What the domain verbs (shutdown, reboot, destroy) share: waiting on the
  * event loop for a QMP event, bounded by a timeout, a closed session or a
- * signal.
+ * signal; virsh's words for QEMU's run states.
  */
 #include <event2/event.h>
 #include <json-c/json.h>
 #include <string.h>
 
 #include "qmpctl.h"
+
+/* QEMU's run state -> virsh's state and reason (libvirt's qemu monitor
+ * mapping of paused reasons). */
+static const struct {
+	const char *status, *state, *reason;
+} states[] = {
+	{ "running", "running", "unknown" },	     { "paused", "paused", "user" },
+	{ "prelaunch", "paused", "user" },	     { "restore-vm", "paused", "user" },
+	{ "debug", "paused", "debugging" },	     { "inmigrate", "paused", "migrating" },
+	{ "postmigrate", "paused", "migrating" },    { "finish-migrate", "paused", "migrating" },
+	{ "io-error", "paused", "I/O error" },	     { "save-vm", "paused", "saving" },
+	{ "watchdog", "paused", "watchdog" },	     { "shutdown", "paused", "shutting down" },
+	{ "guest-panicked", "crashed", "panicked" }, { "suspended", "pmsuspended", "unknown" },
+	{ "internal-error", "paused", "unknown" },   { "colo", "running", "unknown" },
+};
+
+void cli_state_words(const char *status, const char **state, const char **reason)
+{
+	*state = "paused";
+	*reason = "unknown";
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		if (!strcmp(states[i].status, status)) {
+			*state = states[i].state;
+			*reason = states[i].reason;
+			return;
+		}
+}
 
 struct wait_state {
 	bool seen, timed_out, closed;

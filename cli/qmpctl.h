@@ -136,6 +136,10 @@ unsigned cli_timeout(const struct qc_ctx *ctx);
 int cli_wait_event(struct qc_ctx *ctx, struct qmp_session *s, const char *name, unsigned timeout_ms,
 		   struct qc_error **errp);
 
+/* virsh's state and reason for a QEMU run state (query-status' status),
+ * as libvirt maps them; QMP cannot tell a running VM's reason. */
+void cli_state_words(const char *status, const char **state, const char **reason);
+
 /* Output. */
 void cli_print_json(const struct qc_ctx *ctx, struct json_object *v);
 void cli_trace(void *opaque, bool outgoing, const char *json);
