@@ -11,6 +11,7 @@
 	X(qc_cmd_events) \
 	X(qc_cmd_list) \
 	X(qc_cmd_disks) \
+	X(qc_cmd_dominfo) \
 	X(qc_cmd_domstate) \
 	X(qc_cmd_suspend) \
 	X(qc_cmd_resume) \
