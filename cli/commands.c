@@ -19,6 +19,8 @@
 	X(qc_cmd_shutdown) \
 	X(qc_cmd_reboot) \
 	X(qc_cmd_destroy) \
+	X(qc_cmd_domblkinfo) \
+	X(qc_cmd_domblkstat) \
 	X(qc_cmd_snapshot) \
 	X(qc_cmd_snapshot_create) \
 	X(qc_cmd_snapshot_list) \

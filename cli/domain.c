@@ -7,7 +7,11 @@
 #include <json-c/json.h>
 #include <string.h>
 
+#include "discover.h"
+#include "qc_buf.h"
+#include "qmp_sync.h"
 #include "qmpctl.h"
+#include "vm.h"
 
 /* QEMU's run state -> virsh's state and reason (libvirt's qemu monitor
  * mapping of paused reasons). */
@@ -94,4 +98,34 @@ int cli_wait_event(struct qc_ctx *ctx, struct qmp_session *s, const char *name, 
 	qmp_session_unsubscribe(s, closesub);
 	qmp_session_unsubscribe(s, sub);
 	return rc;
+}
+
+struct json_object *cli_live_disks(struct qc_ctx *ctx, const struct qc_run *run, struct disc_vm *holder,
+				   struct disc_vm **vmp, struct qc_error **errp)
+{
+	struct json_object *blocks = qmp_sync_execute(ctx->base, run->s, "query-block", NULL, errp);
+
+	if (!blocks)
+		return NULL;
+	/* Named by its socket, the VM's disks come from the live view only. */
+	*vmp = run->vm->disc ? run->vm->disc : holder;
+	discover_apply_query_block(*vmp, blocks);
+	return blocks;
+}
+
+const struct disc_disk *cli_find_disk(const struct disc_vm *vm, const char *target, struct qc_error **errp)
+{
+	struct qc_buf names = { 0 };
+
+	for (size_t i = 0; i < vm->n_disks; i++)
+		if (vm->disks[i].target && !strcmp(vm->disks[i].target, target))
+			return &vm->disks[i];
+	for (size_t i = 0; i < vm->n_disks; i++) {
+		if (names.len)
+			qc_buf_append_str(&names, ", ");
+		qc_buf_append_str(&names, vm->disks[i].target ? vm->disks[i].target : "-");
+	}
+	qc_error_set(errp, "no disk '%s'; the VM has: %s", target, names.len ? qc_buf_str(&names) : "no disks");
+	qc_buf_free(&names);
+	return NULL;
 }
