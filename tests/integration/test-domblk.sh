@@ -14,12 +14,13 @@ assert_exit 0 qmpctl --json domblkstat "$QMP_SOCK" drive0
 assert_json "$OUT" '.target == "drive0" and .wr_req == 0 and .wr_bytes == 0' "no writes yet"
 assert_exit 0 qmpctl hmp "$QMP_SOCK" 'qemu-io drive0 "aio_write -P 0x5a 0 64k"'
 assert_exit 0 qmpctl hmp "$QMP_SOCK" 'qemu-io drive0 "aio_read 0 4k"'
+assert_exit 0 qmpctl hmp "$QMP_SOCK" 'qemu-io drive0 "aio_read 4k 4k"'
 assert_exit 0 qmpctl hmp "$QMP_SOCK" 'qemu-io drive0 aio_flush'
 assert_exit 0 qmpctl domblkstat "$QMP_SOCK" drive0
 assert_contains "$OUT" "drive0 wr_req 1" "one write request"
 assert_contains "$OUT" "drive0 wr_bytes 65536" "64 KiB written"
-assert_contains "$OUT" "drive0 rd_req 1" "one read request"
-assert_contains "$OUT" "drive0 rd_bytes 4096" "4 KiB read"
+assert_contains "$OUT" "drive0 rd_req 2" "two read requests"
+assert_contains "$OUT" "drive0 rd_bytes 8192" "8 KiB read"
 fields=$(cut -d' ' -f2 <<<"$OUT" | tr '\n' ' ')
 assert_eq "rd_req rd_bytes wr_req wr_bytes flush_operations rd_total_times wr_total_times flush_total_times " \
 	"$fields" "virsh's field names"
