@@ -21,6 +21,7 @@
 	X(qc_cmd_destroy) \
 	X(qc_cmd_domblkinfo) \
 	X(qc_cmd_domblkstat) \
+	X(qc_cmd_domjobinfo) \
 	X(qc_cmd_snapshot) \
 	X(qc_cmd_snapshot_create) \
 	X(qc_cmd_snapshot_list) \
