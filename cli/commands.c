@@ -34,7 +34,8 @@
 	X(qc_cmd_image_convert) \
 	X(qc_cmd_image_snapshot) \
 	X(qc_cmd_shell) \
-	X(qc_cmd_tap)
+	X(qc_cmd_tap) \
+	X(qc_cmd_complete)
 
 #define QC_EXTERN(cmd) extern const struct qc_cmd cmd;
 #define QC_ENTRY(cmd) &cmd,
