@@ -20,28 +20,30 @@
 #include "qmpctl.h"
 #include "vm.h"
 
-static const char usage_head[] = "Usage: qmpctl [OPTIONS] COMMAND [ARGS...]\n"
-				 "\n"
-				 "Manage QEMU virtual machines by speaking QMP to their monitor sockets.\n"
-				 "\n"
-				 "Commands:\n";
-static const char usage_tail[] = "\n"
-				 "Options (before or after COMMAND):\n"
-				 "  -s, --socket PATH   QMP socket to talk to (COMMAND then takes no VM argument);\n"
-				 "                      unix:PATH and tcp:HOST:PORT (loopback) are accepted too\n"
-				 "      --json          machine-readable (compact JSON) output\n"
-				 "  -t, --timeout SEC   give up after SEC seconds (default 30; for events: stop then)\n"
-				 "  -v, --verbose       print every QMP message on stderr as it flows\n"
-				 "      --libvirt-dir DIR  domain XML files (default /etc/libvirt/qemu,\n"
-				 "                      or $QMPCTL_LIBVIRT_DIR)\n"
-				 "      --run-dir DIR   libvirt status files (default /run/libvirt/qemu,\n"
-				 "                      or $QMPCTL_RUN_DIR)\n"
-				 "  -h, --help          show this help\n"
-				 "      --version       show the version\n"
-				 "\n"
-				 "VM is a name (from libvirt's XML or QEMU's -name), a uuid, a pid, or the path of a\n"
-				 "QMP socket (-qmp unix:PATH,server=on,wait=off).\n"
-				 "Run 'qmpctl COMMAND --help' for the options of a command.\n";
+static const char usage_head[] =
+	"Usage: qmpctl [OPTIONS] COMMAND [ARGS...]\n"
+	"\n"
+	"Manage QEMU virtual machines by speaking QMP to their monitor sockets.\n"
+	"\n"
+	"Commands:\n";
+static const char usage_tail[] =
+	"\n"
+	"Options (before or after COMMAND):\n"
+	"  -s, --socket PATH   QMP socket to talk to (COMMAND then takes no VM argument);\n"
+	"                      unix:PATH and tcp:HOST:PORT (loopback) are accepted too\n"
+	"      --json          machine-readable (compact JSON) output\n"
+	"  -t, --timeout SEC   give up after SEC seconds (default 30; for events: stop then)\n"
+	"  -v, --verbose       print every QMP message on stderr as it flows\n"
+	"      --libvirt-dir DIR  domain XML files (default /etc/libvirt/qemu,\n"
+	"                      or $QMPCTL_LIBVIRT_DIR)\n"
+	"      --run-dir DIR   libvirt status files (default /run/libvirt/qemu,\n"
+	"                      or $QMPCTL_RUN_DIR)\n"
+	"  -h, --help          show this help\n"
+	"      --version       show the version\n"
+	"\n"
+	"VM is a name (from libvirt's XML or QEMU's -name), a uuid, a pid, or the path of a\n"
+	"QMP socket (-qmp unix:PATH,server=on,wait=off).\n"
+	"Run 'qmpctl COMMAND --help' for the options of a command.\n";
 
 /* The program's help: every entry, sub-verbs indented under their group. */
 static char *program_usage(void)
