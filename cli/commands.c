@@ -11,6 +11,17 @@
 	X(qc_cmd_events) \
 	X(qc_cmd_list) \
 	X(qc_cmd_disks) \
+	X(qc_cmd_dominfo) \
+	X(qc_cmd_domstate) \
+	X(qc_cmd_suspend) \
+	X(qc_cmd_resume) \
+	X(qc_cmd_reset) \
+	X(qc_cmd_shutdown) \
+	X(qc_cmd_reboot) \
+	X(qc_cmd_destroy) \
+	X(qc_cmd_domblkinfo) \
+	X(qc_cmd_domblkstat) \
+	X(qc_cmd_domjobinfo) \
 	X(qc_cmd_snapshot) \
 	X(qc_cmd_snapshot_create) \
 	X(qc_cmd_snapshot_list) \
@@ -23,7 +34,8 @@
 	X(qc_cmd_image_convert) \
 	X(qc_cmd_image_snapshot) \
 	X(qc_cmd_shell) \
-	X(qc_cmd_tap)
+	X(qc_cmd_tap) \
+	X(qc_cmd_complete)
 
 #define QC_EXTERN(cmd) extern const struct qc_cmd cmd;
 #define QC_ENTRY(cmd) &cmd,

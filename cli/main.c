@@ -52,7 +52,8 @@ static char *program_usage(void)
 
 	qc_buf_append_str(&b, usage_head);
 	for (size_t i = 0; qc_commands[i]; i++)
-		qc_buf_printf(&b, "  %-16s %s\n", qc_commands[i]->name, qc_commands[i]->summary);
+		if (qc_commands[i]->name[0] != '_') /* hidden: __complete */
+			qc_buf_printf(&b, "  %-16s %s\n", qc_commands[i]->name, qc_commands[i]->summary);
 	qc_buf_append_str(&b, usage_tail);
 	return qc_buf_steal(&b);
 }

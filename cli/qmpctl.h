@@ -131,6 +131,24 @@ struct qmp_session *cli_connect(struct qc_ctx *ctx, struct qmp_vm *vm, const str
 /* The timeout a verb should use for one command. */
 unsigned cli_timeout(const struct qc_ctx *ctx);
 
+/* Runs the loop until the event name comes on s (0), or until timeout_ms,
+ * the session's end or an interrupt (ctx->cancel): -1 with *errp set. */
+int cli_wait_event(struct qc_ctx *ctx, struct qmp_session *s, const char *name, unsigned timeout_ms,
+		   struct qc_error **errp);
+
+/* virsh's state and reason for a QEMU run state (query-status' status),
+ * as libvirt maps them; QMP cannot tell a running VM's reason. */
+void cli_state_words(const char *status, const char **state, const char **reason);
+
+/* The VM's disks as 'qmpctl disks' shows them, with the live view
+ * (query-block, returned for the caller to put) applied: *vmp is the VM's
+ * discovery entry, or holder (cleared by the caller) for a socket. */
+struct json_object *cli_live_disks(struct qc_ctx *ctx, const struct qc_run *run, struct disc_vm *holder,
+				   struct disc_vm **vmp, struct qc_error **errp);
+/* The disk of target (vda, drive0 ...), or NULL with an error naming the
+ * VM's disks. */
+const struct disc_disk *cli_find_disk(const struct disc_vm *vm, const char *target, struct qc_error **errp);
+
 /* Output. */
 void cli_print_json(const struct qc_ctx *ctx, struct json_object *v);
 void cli_trace(void *opaque, bool outgoing, const char *json);
