@@ -56,6 +56,7 @@ static void disk_clear(struct disc_disk *d)
 		free(d->backing[i].type);
 		free(d->backing[i].format);
 		free(d->backing[i].source);
+		free(d->backing[i].node);
 	}
 	free(d->backing);
 }

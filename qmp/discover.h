@@ -55,6 +55,7 @@ struct disc_backing {
 	char *type;   /* file, block, network, ... */
 	char *format; /* qcow2, raw, ... or NULL */
 	char *source; /* path, PROTOCOL://HOST[:PORT]/NAME, POOL/VOLUME, or NULL */
+	char *node;   /* QEMU's node name of the layer's format node (-blockdev), or NULL */
 };
 
 struct disc_disk {

@@ -276,6 +276,9 @@ static void blockdev_disks(struct cmdline *cl, struct disc_vm *vm)
 
 			d->backing = qc_realloc(d->backing, (d->n_backing + 1) * sizeof(*d->backing));
 			bk = &d->backing[d->n_backing++];
+			memset(bk, 0, sizeof(*bk));
+			/* Named by the command line, not made up here (#anonN). */
+			bk->node = b->name[0] != '#' ? qc_strdup(b->name) : NULL;
 			bk->type = qc_strdup(type_of_driver(bp->driver));
 			bk->format = is_format_driver(b->driver) ? qc_strdup(b->driver) : NULL;
 			bk->source = bp->filename ? qc_strdup(bp->filename) : NULL;

@@ -163,6 +163,7 @@ static void set_backing(struct disc_disk *d, struct json_object *image)
 		free(d->backing[i].type);
 		free(d->backing[i].format);
 		free(d->backing[i].source);
+		free(d->backing[i].node);
 	}
 	free(d->backing);
 	d->backing = NULL;
@@ -173,6 +174,7 @@ static void set_backing(struct disc_disk *d, struct json_object *image)
 
 		d->backing = qc_realloc(d->backing, (d->n_backing + 1) * sizeof(*d->backing));
 		bk = &d->backing[d->n_backing++];
+		memset(bk, 0, sizeof(*bk));
 		bk->type = qc_strdup(type_of_file(file));
 		bk->format = jstr(b, "format") ? qc_strdup(jstr(b, "format")) : NULL;
 		bk->source = file ? qc_strdup(file) : NULL;

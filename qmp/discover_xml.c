@@ -233,6 +233,7 @@ static void parse_backing(const xmlNode *disk, struct disc_disk *d)
 			break; /* <backingStore/>: the chain ends here */
 		d->backing = qc_realloc(d->backing, (d->n_backing + 1) * sizeof(*d->backing));
 		b = &d->backing[d->n_backing++];
+		memset(b, 0, sizeof(*b));
 		b->type = type ? type : qc_strdup("file");
 		b->format = attr(child(bs, "format"), "type");
 		b->source = source_of(child(bs, "source"), b->type);

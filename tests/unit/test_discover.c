@@ -1339,6 +1339,7 @@ static void test_cmdline_drives(void **state)
 	check_str(d->source, "/img/over,lay.qcow2", "source");
 	assert_int_equal(d->n_backing, 1);
 	check_backing(d, 0, "file", "raw", "/img/base.raw");
+	check_str(d->backing[0].node, "base-fmt", "the backing layer's node name");
 	discover_vm_clear(&vm);
 
 	/* json: with a nested protocol node */

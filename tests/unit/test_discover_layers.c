@@ -39,6 +39,7 @@ static void vm_free(struct disc_vm *vm)
 			free(d->backing[k].type);
 			free(d->backing[k].format);
 			free(d->backing[k].source);
+			free(d->backing[k].node);
 		}
 		free(d->backing);
 	}
