@@ -53,7 +53,6 @@ static const char info_usage[] = "Usage: qmpctl image info [-f FMT] [--output hu
 				 "Exit status: 0 on success, 1 when the image cannot be read (\"qmpctl: FILE:\n"
 				 "what is wrong\"), 2 on bad usage.\n";
 
-
 struct info_opts {
 	const char *fmt;
 	const char *output;
@@ -155,7 +154,6 @@ static const char create_usage[] =
 	"\n"
 	"Exit status: 0 on success, 1 on failure, 2 on bad usage.\n";
 
-
 /* True when the user agrees to replace path (asked only on a terminal). */
 static bool confirm_overwrite(const char *path)
 {
@@ -246,6 +244,7 @@ static int image_create(struct qc_ctx *ctx, const struct qc_run *run)
 	int argc = run->argc;
 	char **argv = run->argv;
 	struct img_create_opts o;
+	struct qc_op op;
 	struct qc_error *err = NULL;
 	enum img_format fmt;
 	const char *path;
@@ -289,8 +288,12 @@ static int image_create(struct qc_ctx *ctx, const struct qc_run *run)
 		return 1;
 	}
 	cli_catch_signals(ctx, QC_SIGS | QC_SIG_NOLOOP);
-	o.cancel = &ctx->signo;
+	/* The plain handler stores the signal; the op polls it. */
+	qc_op_init(&op, NULL, NULL, NULL);
+	qc_op_watch(&op, &ctx->signo);
+	o.op = &op;
 	rc = img_create(path, &o, &err);
+	qc_op_fini(&op);
 	if (rc == 0 && !a.quiet) {
 		struct qc_buf line = { 0 };
 
@@ -332,7 +335,6 @@ static const char convert_usage[] =
 	"  -h, --help                show this help\n"
 	"\n"
 	"Exit status: 0 on success, 1 on failure, 2 on bad usage.\n";
-
 
 struct progress {
 	int last; /* hundredths of a percent last shown */
@@ -412,6 +414,7 @@ static int image_convert(struct qc_ctx *ctx, const struct qc_run *run)
 	char **argv = run->argv;
 	struct img_convert_opts o = { 0 };
 	struct progress prog = { -1 };
+	struct qc_op op;
 	struct qc_error *err = NULL;
 	enum img_format fmt;
 	int rc;
@@ -443,19 +446,19 @@ static int image_convert(struct qc_ctx *ctx, const struct qc_run *run)
 	o.force_share = a.force_share;
 	o.compress = a.c.compress;
 	o.out.overwrite = a.c.overwrite;
-	if (a.c.progress) {
-		o.progress = show_progress;
-		o.opaque = &prog;
-	}
+	qc_op_init(&op, a.c.progress ? show_progress : NULL, NULL, &prog);
+	o.op = &op;
 	if (!o.no_create && check_target(argv[1], &o.out.overwrite)) {
 		img_create_opts_free(&o.out);
 		return 1;
 	}
 	cli_catch_signals(ctx, QC_SIGS | QC_SIG_NOLOOP);
-	o.out.cancel = &ctx->signo;
+	/* The plain handler stores the signal; the op polls it. */
+	qc_op_watch(&op, &ctx->signo);
 	if (a.c.progress)
 		show_progress(&prog, 0, 1);
 	rc = img_convert(argv[0], argv[1], &o, &err);
+	qc_op_fini(&op);
 	if (a.c.progress)
 		fputc('\n', stderr); /* end the progress line, success or not */
 	img_create_opts_free(&o.out);
@@ -486,7 +489,6 @@ static const char snapshot_usage[] =
 	"does.  Ctrl-C, SIGTERM or SIGHUP while qemu-storage-daemon starts end it and\n"
 	"change nothing; the daemon never outlives qmpctl.\n"
 	"Exit status: 0 on success, 1 on failure, 2 on bad usage.\n";
-
 
 struct snapshot_args {
 	char op;

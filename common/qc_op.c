@@ -28,7 +28,12 @@ void qc_op_cancel(struct qc_op *op)
 
 bool qc_op_cancel_requested(const struct qc_op *op)
 {
-	return op->cancel_requested;
+	return op->cancel_requested || (op->watch && *op->watch);
+}
+
+void qc_op_watch(struct qc_op *op, const volatile sig_atomic_t *flag)
+{
+	op->watch = flag;
 }
 
 bool qc_op_finished(const struct qc_op *op)

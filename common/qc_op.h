@@ -15,10 +15,18 @@
  * operation decides what cancelling means at that point (a QMP job-cancel,
  * a cleanup).  Calling it again, or after done, does nothing.  A caller that
  * has no loop of its own uses qmp_sync_run_op() (qmp_sync.h).
+ *
+ * A signal handler must not call qc_op_cancel (it runs the operation's
+ * code).  It sets a flag instead: qc_op_watch(op, &flag) makes a nonzero
+ * volatile sig_atomic_t count as a cancel request, so an operation that is
+ * a synchronous CPU/IO loop (image convert, create) sees it through
+ * qc_op_cancel_requested() between chunks, with no loop and nothing but a
+ * store in the handler.
  */
 #ifndef QC_OP_H
 #define QC_OP_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -42,6 +50,7 @@ struct qc_op {
 	void *impl;
 	/* State, readable by both. */
 	bool cancel_requested;
+	const volatile sig_atomic_t *watch; /* nonzero: cancel requested too */
 	bool finished;
 	struct qc_error *err; /* after done: a copy of the error, or NULL */
 };
@@ -52,7 +61,10 @@ void qc_op_fini(struct qc_op *op);
 
 /* The caller's side. */
 void qc_op_cancel(struct qc_op *op);
+/* True after qc_op_cancel, or once the watched flag is nonzero. */
 bool qc_op_cancel_requested(const struct qc_op *op);
+/* flag (NULL: none) is set by a signal handler; it must outlive op. */
+void qc_op_watch(struct qc_op *op, const volatile sig_atomic_t *flag);
 bool qc_op_finished(const struct qc_op *op);
 
 /* The operation's side.  set_cancel: what qc_op_cancel does from now on (fn

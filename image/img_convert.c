@@ -76,7 +76,7 @@ static int zero_out(int fd, uint64_t off, uint64_t len, struct qc_error **errp)
 
 static int cancelled(const struct img_convert_opts *o, struct qc_error **errp)
 {
-	if (o->out.cancel && *o->out.cancel) {
+	if (o->op && qc_op_cancel_requested(o->op)) {
 		qc_error_set(errp, "interrupted");
 		return 1;
 	}
@@ -243,7 +243,7 @@ fail:
 	return -1;
 }
 
-int img_convert(const char *src_path, const char *dst, struct img_convert_opts *o, struct qc_error **errp)
+static int convert_run(const char *src_path, const char *dst, struct img_convert_opts *o, struct qc_error **errp)
 {
 	struct img *src;
 	struct img_tmp t = { .fd = -1 };
@@ -325,8 +325,8 @@ int img_convert(const char *src_path, const char *dst, struct img_convert_opts *
 			goto fail_out;
 		if (run) {
 			off += run;
-			if (o->progress)
-				o->progress(o->opaque, off, size);
+			if (o->op)
+				qc_op_progress(o->op, off, size);
 			continue;
 		}
 		len = size - off < chunk ? size - off : chunk;
@@ -358,8 +358,8 @@ int img_convert(const char *src_path, const char *dst, struct img_convert_opts *
 			}
 		}
 		off += len;
-		if (o->progress)
-			o->progress(o->opaque, off, size);
+		if (o->op)
+			qc_op_progress(o->op, off, size);
 	}
 	if (w && img_qcow2_new_finish(w, errp) < 0)
 		goto fail_out;
@@ -388,4 +388,15 @@ out:
 	free(buf);
 	img_close(src);
 	return ret;
+}
+
+int img_convert(const char *src_path, const char *dst, struct img_convert_opts *o, struct qc_error **errp)
+{
+	struct qc_error *err = NULL;
+	int rc = convert_run(src_path, dst, o, &err);
+
+	if (o->op)
+		qc_op_finish(o->op, err);
+	qc_error_propagate(errp, err);
+	return rc;
 }

@@ -33,9 +33,11 @@ struct img_convert_opts {
 	 * source).  Its old contents are not zeros: zero ranges are punched
 	 * out (or written as zeros where that fails). */
 	bool no_create;
-	/* Called after each piece with bytes done so far (of total). */
-	void (*progress)(void *opaque, uint64_t done, uint64_t total);
-	void *opaque;
+	/* The operation (qc_op.h; NULL: none): its cancel request is polled
+	 * between pieces, qc_op_progress gets the bytes done so far of the
+	 * total after each, and it is finished with the result.  out.op is
+	 * not used. */
+	struct qc_op *op;
 };
 
 /* -S SIZE as qemu-img takes it: a multiple of 512 up to 16 MiB, 0 for no

@@ -362,7 +362,7 @@ void img_tmp_abort(struct img_tmp *t)
 
 static int cancelled(const struct img_create_opts *o, struct qc_error **errp)
 {
-	if (o->cancel && *o->cancel) {
+	if (o->op && qc_op_cancel_requested(o->op)) {
 		qc_error_set(errp, "interrupted");
 		return 1;
 	}
@@ -446,7 +446,7 @@ out:
 	return ret;
 }
 
-int img_create(const char *path, struct img_create_opts *o, struct qc_error **errp)
+static int create_run(const char *path, struct img_create_opts *o, struct qc_error **errp)
 {
 	struct img_tmp t;
 	int rc;
@@ -513,5 +513,16 @@ int img_create(const char *path, struct img_create_opts *o, struct qc_error **er
 		img_tmp_abort(&t);
 		qc_error_prepend(errp, "%s", path);
 	}
+	return rc;
+}
+
+int img_create(const char *path, struct img_create_opts *o, struct qc_error **errp)
+{
+	struct qc_error *err = NULL;
+	int rc = create_run(path, o, &err);
+
+	if (o->op)
+		qc_op_finish(o->op, err);
+	qc_error_propagate(errp, err);
 	return rc;
 }

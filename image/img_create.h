@@ -18,6 +18,7 @@
 #include "img_qcow2_new.h"
 #include "qc_buf.h"
 #include "qc_error.h"
+#include "qc_op.h"
 
 enum img_prealloc {
 	IMG_PREALLOC_OFF,
@@ -41,8 +42,9 @@ struct img_create_opts {
 		char *compat, *preallocation, *lazy_refcounts, *extended_l2, *compression_type;
 	} said;
 	uint64_t said_size; /* set by img_create: the size before rounding */
-	/* Set asynchronously (a signal handler) to stop early; may be NULL. */
-	volatile sig_atomic_t *cancel;
+	/* The operation's cancel request and its end (qc_op.h; NULL: none):
+	 * polled between chunks, finished with the result. */
+	struct qc_op *op;
 };
 
 /* Defaults as qemu-img's: compat 1.1, 64 KiB clusters, 16-bit refcounts. */

@@ -24,6 +24,7 @@
 #include "qc_buf.h"
 #include "qc_error.h"
 #include "qc_log.h"
+#include "qc_op.h"
 #include "qc_spawn.h"
 
 static long long mono_ms(void)
@@ -702,6 +703,54 @@ static void test_spawn_keep_fd(void **state)
 	}
 }
 
+static volatile sig_atomic_t watched_flag;
+
+static void set_watched_flag(int sig)
+{
+	(void)sig;
+	watched_flag = 1;
+}
+
+static void count_cancel(void *impl)
+{
+	(*(int *)impl)++;
+}
+
+/* A plain signal handler that only stores into the watched flag is a
+ * cancel request the operation sees by polling; qc_op_cancel stays the
+ * loop's way, and runs the operation's reaction. */
+static void test_op_watch(void **state)
+{
+	struct sigaction sa = { .sa_handler = set_watched_flag }, old;
+	struct qc_op op;
+	int reacted = 0;
+
+	(void)state;
+	qc_op_init(&op, NULL, NULL, NULL);
+	assert_false(qc_op_cancel_requested(&op));
+	qc_op_watch(&op, &watched_flag);
+	assert_false(qc_op_cancel_requested(&op));
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+	assert_int_equal(raise(SIGUSR1), 0);
+	assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
+	assert_true(qc_op_cancel_requested(&op));
+	qc_op_finish(&op, NULL);
+	qc_op_fini(&op);
+
+	/* No flag: only qc_op_cancel asks. */
+	qc_op_init(&op, NULL, NULL, NULL);
+	qc_op_watch(&op, NULL);
+	qc_op_set_cancel(&op, count_cancel, &reacted);
+	assert_false(qc_op_cancel_requested(&op));
+	qc_op_cancel(&op);
+	assert_true(qc_op_cancel_requested(&op));
+	assert_int_equal(reacted, 1);
+	qc_op_finish(&op, NULL);
+	qc_op_fini(&op);
+	watched_flag = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -730,6 +779,7 @@ int main(void)
 		cmocka_unit_test(test_spawn_wait_forever),
 		cmocka_unit_test(test_spawn_run_timeout),
 		cmocka_unit_test(test_strndup_short_source),
+		cmocka_unit_test(test_op_watch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,11 +15,14 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "img.h"
 #include "img_be.h"
+#include "img_convert.h"
 #include "img_create.h"
 #include "img_info.h"
 #include "img_qcow2.h"
@@ -630,6 +633,113 @@ static void test_backing_error_errno(void **state)
 	rmdir(dir);
 }
 
+/* What a convert reported through its qc_op. */
+struct convert_watch {
+	struct qc_op *op;
+	uint64_t last, total;
+	unsigned calls, dones;
+	bool done_ok;
+	volatile sig_atomic_t *flag; /* set after the first piece */
+};
+
+static void convert_progress(void *opaque, uint64_t current, uint64_t total)
+{
+	struct convert_watch *w = opaque;
+
+	assert_true(current >= w->last);
+	assert_true(current <= total);
+	w->last = current;
+	w->total = total;
+	w->calls++;
+	if (w->flag)
+		*w->flag = 1; /* as the CLI's signal handler does */
+}
+
+static void convert_done(void *opaque, const struct qc_error *err)
+{
+	struct convert_watch *w = opaque;
+
+	w->dones++;
+	w->done_ok = err == NULL;
+}
+
+static unsigned dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	unsigned n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* A convert reports monotonic progress ending at the total and finishes
+ * its op; a cancel requested through the op's watched flag midway stops
+ * it as "interrupted" and leaves no output, not even the temporary. */
+static void test_convert_op(void **state)
+{
+	char dir[] = "/tmp/test_image.XXXXXX", src[64], dst[64];
+	const uint64_t size = 16u << 20;
+	static uint8_t buf[1 << 20];
+	volatile sig_atomic_t flag = 0;
+	struct img_convert_opts o = { 0 };
+	struct convert_watch w = { 0 };
+	struct qc_error *err = NULL;
+	struct qc_op op;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(src, sizeof(src), "%s/src.raw", dir);
+	snprintf(dst, sizeof(dst), "%s/dst.raw", dir);
+	memset(buf, 0xa5, sizeof(buf));
+	fd = open(src, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	for (uint64_t off = 0; off < size; off += sizeof(buf))
+		assert_int_equal(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	close(fd);
+
+	qc_op_init(&op, convert_progress, convert_done, &w);
+	img_create_opts_init(&o.out, IMG_FMT_RAW);
+	o.src_fmt = "raw";
+	o.op = &op;
+	if (img_convert(src, dst, &o, &err) < 0)
+		fail_msg("convert: %s", err->msg);
+	assert_true(w.calls >= 2);
+	assert_int_equal(w.last, size);
+	assert_int_equal(w.total, size);
+	assert_int_equal(w.dones, 1);
+	assert_true(w.done_ok);
+	assert_true(qc_op_finished(&op));
+	qc_op_fini(&op);
+	assert_int_equal(unlink(dst), 0);
+
+	memset(&w, 0, sizeof(w));
+	w.flag = &flag;
+	qc_op_init(&op, convert_progress, convert_done, &w);
+	qc_op_watch(&op, &flag);
+	assert_int_equal(img_convert(src, dst, &o, &err), -1);
+	assert_non_null(strstr(err->msg, "interrupted"));
+	qc_error_free(err);
+	err = NULL;
+	assert_int_equal(w.calls, 1); /* stopped at the next piece */
+	assert_true(w.last < size);
+	assert_int_equal(w.dones, 1);
+	assert_false(w.done_ok);
+	assert_non_null(op.err);
+	qc_op_fini(&op);
+	assert_int_equal(access(dst, F_OK), -1);
+	assert_int_equal(dir_entries(dir), 1); /* only the source */
+
+	img_create_opts_free(&o.out);
+	unlink(src);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -648,6 +758,7 @@ int main(void)
 		cmocka_unit_test(test_locks),
 		cmocka_unit_test(test_probe_foreign),
 		cmocka_unit_test(test_backing_error_errno),
+		cmocka_unit_test(test_convert_op),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
