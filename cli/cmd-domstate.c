@@ -10,11 +10,12 @@
 
 #include "qmp_sync.h"
 #include "qmpctl.h"
+#include "vm.h"
 
 static const char usage[] = "Usage: qmpctl domstate [OPTIONS] VM\n"
 			    "\n"
 			    "Print a VM's state as 'virsh domstate' does (running, paused, shut off,\n"
-			    "crashed, pmsuspended), from QMP's query-status.\n"
+			    "crashed, pmsuspended), from QMP's query-status; a domain with no process is shut off.\n"
 			    "\n"
 			    "      --reason        add the reason in parentheses, e.g. 'paused (user)';\n"
 			    "                      a running VM's reason is 'unknown' (QMP cannot tell\n"
@@ -52,14 +53,24 @@ static int opt_domstate(void *o, int opt, const char *arg)
 static int exec_domstate(struct qc_ctx *ctx, const struct qc_run *run)
 {
 	struct qc_error *err = NULL;
-	struct json_object *ret, *st;
+	struct json_object *ret = NULL, *st;
 	const char *status, *state, *reason;
 
-	ret = qmp_sync_execute(ctx->base, run->s, "query-status", NULL, &err);
-	if (!ret)
+	/* A VM that only its configuration knows is shut off, as virsh says of
+	 * a defined domain that does not run. */
+	if (vm_open(run->vm, ctx->base, &err) < 0)
 		return cli_fail(err);
-	status = json_object_object_get_ex(ret, "status", &st) ? json_object_get_string(st) : "";
-	cli_state_words(status, &state, &reason);
+	if (run->vm->mode == VM_SHUTOFF) {
+		status = "shutoff";
+		state = "shut off";
+		reason = "unknown";
+	} else {
+		ret = qmp_sync_execute(ctx->base, run->vm->s, "query-status", NULL, &err);
+		if (!ret)
+			return cli_fail(err);
+		status = json_object_object_get_ex(ret, "status", &st) ? json_object_get_string(st) : "";
+		cli_state_words(status, &state, &reason);
+	}
 	if (ctx->json) {
 		struct json_object *o = json_object_new_object();
 
@@ -84,6 +95,6 @@ const struct qc_cmd qc_cmd_domstate = {
 	.longopts = longopts,
 	.opt = opt_domstate,
 	.opts = &opts,
-	.vm = QC_VM_LIVE,
+	.vm = QC_VM_ARG, /* live or shut off: the verb decides */
 	.exec = exec_domstate,
 };

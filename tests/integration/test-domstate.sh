@@ -12,6 +12,15 @@ assert_eq "running" "$OUT" "domstate"
 assert_exit 0 qmpctl domstate --reason "$QMP_SOCK"
 assert_eq "running (unknown)" "$OUT" "domstate --reason"
 
+note "domstate of a shut-off domain (a domain file, no process)"
+mkdir -p "$T/lv" "$T/run"
+printf '<domain type="kvm">\n  <name>off%s</name>\n  <uuid>6e1c7a20-2222-4c2b-8e3a-0a0b0c0d0e0f</uuid>\n</domain>\n' $$ \
+	>"$T/lv/off$$.xml"
+assert_exit 0 qmpctl --libvirt-dir "$T/lv" --run-dir "$T/run" domstate --reason "off$$"
+assert_eq "shut off (unknown)" "$OUT" "domstate --reason of a shut-off domain"
+assert_exit 0 qmpctl --libvirt-dir "$T/lv" --run-dir "$T/run" --json domstate "off$$"
+assert_json "$OUT" '.state == "shut off" and .status == "shutoff"' "domstate --json of a shut-off domain"
+
 note "suspend pauses the VM"
 assert_exit 0 qmpctl suspend "$QMP_SOCK"
 assert_eq "Domain '$QMP_SOCK' suspended" "$OUT" "suspend message"
