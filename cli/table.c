@@ -138,19 +138,17 @@ static int ambiguous_option(const struct qc_cmd *cmd, const char *word, const st
 {
 	size_t len = strcspn(word + 2, "="), hits = 0;
 	struct qc_buf b = { 0 };
+	bool exact = false;
 	int rc = 0;
 
 	for (const struct option *lo = longopts; lo->name; lo++) {
 		if (strncmp(lo->name, word + 2, len))
 			continue;
-		if (strlen(lo->name) == len)
-			hits = 0; /* exact: not the reason */
+		exact |= strlen(lo->name) == len; /* then not the reason */
 		qc_buf_printf(&b, "%s--%s", b.len ? " or " : "", lo->name);
-		if (strlen(lo->name) == len)
-			break;
 		hits++;
 	}
-	if (hits > 1)
+	if (hits > 1 && !exact)
 		rc = cli_usage_error(cmd, "option '--%.*s' is ambiguous: %s", (int)len, word + 2, qc_buf_str(&b));
 	qc_buf_free(&b);
 	return rc;
